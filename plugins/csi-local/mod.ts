@@ -1,0 +1,7 @@
+/**
+ * Placeholder module: filled in by its issue.
+ *
+ * @module
+ */
+
+export {};
