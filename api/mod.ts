@@ -5,5 +5,6 @@
  * @module
  */
 
+export * from "./clock.ts";
 export * from "./errors.ts";
 export * from "./meta.ts";

@@ -101,8 +101,9 @@ export interface WatchEvent {
 /** Options of {@linkcode Store.watch}. */
 export interface WatchOptions {
   /**
-   * Deliver every event with a revision strictly greater than this. Absent or
-   * 0 means "from now". Fails with `CompactedError` when compacted away.
+   * Deliver every event with a revision strictly greater than this (0: the
+   * whole history). Absent means "from now". Fails with `CompactedError` when
+   * compacted away.
    */
   afterRevision?: number;
   /** Stops the watch. */
