@@ -40,7 +40,7 @@ export class ManualClock implements Clock {
   #timers = new Map<number, { at: number; fn: () => void }>();
 
   /** Creates a clock reading `start` ms since the epoch. */
-  constructor(start = Date.UTC(2026, 0, 1)) {
+  constructor(start: number = Date.UTC(2026, 0, 1)) {
     this.#now = start;
   }
 

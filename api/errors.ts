@@ -224,6 +224,8 @@ export interface FieldError {
     | "FieldValueForbidden"
     | "FieldValueTooLong"
     | "FieldValueTypeInvalid"
+    | "FieldValueNotFound"
+    | "FieldValueTooMany"
     | "FieldValueUnknown";
   /** Human-readable reason. */
   message: string;
@@ -254,16 +256,17 @@ export class InvalidError extends ApiError {
     options: { group?: string; cause?: unknown } = {},
   ) {
     const summary = causes.map((c) => `${c.field}: ${c.message}`).join(", ");
+    const group = options.group ?? "";
     super(
       422,
       "Invalid",
-      `${kind} "${name}" is invalid: ${summary}`,
+      `${kind}${group ? `.${group}` : ""} "${name}" is invalid: ${summary}`,
       {
         cause: options.cause,
         details: {
           name,
-          group: options.group ?? "",
-          kind: kind.toLowerCase(),
+          group,
+          kind,
           causes: causes.map((c): StatusCause => ({
             reason: c.type,
             message: c.message,

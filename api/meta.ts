@@ -167,3 +167,25 @@ export interface Condition {
   /** The generation observed when the condition was set. */
   observedGeneration?: number;
 }
+
+/** One `matchExpressions` entry of a {@linkcode LabelSelector}. */
+export interface LabelSelectorRequirement {
+  /** The label key. */
+  key: string;
+  /** `In`, `NotIn`, `Exists` or `DoesNotExist`. */
+  operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+  /** The values for `In` and `NotIn`; empty for `Exists` and `DoesNotExist`. */
+  values?: string[];
+}
+
+/**
+ * A structured label selector (`spec.selector` of workloads). All of
+ * `matchLabels` and `matchExpressions` must hold; an empty selector matches
+ * everything, a missing one nothing.
+ */
+export interface LabelSelector {
+  /** Labels that must be present with exactly these values. */
+  matchLabels?: Record<string, string>;
+  /** Set-based requirements. */
+  matchExpressions?: LabelSelectorRequirement[];
+}

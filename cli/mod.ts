@@ -1,7 +1,7 @@
 /**
- * Placeholder module: filled in by its issue.
+ * The `skiff` CLI.
  *
  * @module
  */
 
-export {};
+export { program } from "./main.ts";

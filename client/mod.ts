@@ -1,7 +1,9 @@
 /**
- * Placeholder module: filled in by its issue.
+ * How every actor talks to the API: kubeconfig files, TLS transport, the
+ * typed client, informers and work queues.
  *
  * @module
  */
 
-export {};
+export * from "./kubeconfig.ts";
+export * from "./tls.ts";

@@ -5,3 +5,6 @@
  */
 
 export * from "./store/mod.ts";
+export * from "./pki/mod.ts";
+export * from "./apiserver/mod.ts";
+export * from "./control_plane.ts";

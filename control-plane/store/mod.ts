@@ -10,3 +10,4 @@ export * from "./sqlite_store.ts";
 export * from "./open_store.ts";
 export * from "./watch_hub.ts";
 export * from "./compactor.ts";
+export { type ContinueState, encodeContinue } from "./_keys.ts";

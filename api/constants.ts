@@ -1,0 +1,73 @@
+/**
+ * Cluster-wide defaults and well-known names, in one place
+ * (see ARCHITECTURE.md, "Defaults").
+ *
+ * @module
+ */
+
+/** Address range all pod IPs come from. */
+export const CLUSTER_POD_CIDR = "10.42.0.0/16";
+/** Prefix length of the pod range given to each node (`10.42.N.0/24`). */
+export const NODE_POD_CIDR_PREFIX = 24;
+/** Address range Service cluster IPs come from. */
+export const SERVICE_CIDR = "10.43.0.0/16";
+/** The cluster's DNS domain: `<svc>.<ns>.svc.cluster.local`. */
+export const CLUSTER_DOMAIN = "cluster.local";
+/** The containerd namespace node agents run containers in. */
+export const CONTAINERD_NAMESPACE = "skiff";
+/** The API server's HTTPS port. */
+export const API_PORT = 6443;
+/** Seconds between node heartbeats (Lease renewals and status updates). */
+export const NODE_HEARTBEAT_SECONDS = 10;
+/** Seconds without a heartbeat after which a node is marked NotReady. */
+export const NODE_NOT_READY_SECONDS = 40;
+/** Seconds pods stay on a NotReady or unreachable node before eviction. */
+export const POD_EVICTION_SECONDS = 300;
+/** Lowest port a NodePort Service may use. */
+export const NODE_PORT_MIN = 30000;
+/** Highest port a NodePort Service may use. */
+export const NODE_PORT_MAX = 32767;
+
+/** The scheduler pods get when they name none. */
+export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
+/** The namespace objects land in when the request names none. */
+export const DEFAULT_NAMESPACE = "default";
+/** The namespace holding node heartbeat Leases. */
+export const NODE_LEASE_NAMESPACE = "kube-node-lease";
+/** The namespace for system components. */
+export const SYSTEM_NAMESPACE = "kube-system";
+/** Namespaces that exist from the start and cannot be deleted. */
+export const INITIAL_NAMESPACES: readonly string[] = [
+  DEFAULT_NAMESPACE,
+  SYSTEM_NAMESPACE,
+  "kube-public",
+  NODE_LEASE_NAMESPACE,
+];
+
+/** Taint put on nodes whose Ready condition is False. */
+export const TAINT_NODE_NOT_READY = "node.kubernetes.io/not-ready";
+/** Taint put on nodes whose Ready condition is Unknown (no heartbeat). */
+export const TAINT_NODE_UNREACHABLE = "node.kubernetes.io/unreachable";
+/** Taint put on cordoned nodes (`spec.unschedulable`). */
+export const TAINT_NODE_UNSCHEDULABLE = "node.kubernetes.io/unschedulable";
+/** Taint put on nodes under memory pressure. */
+export const TAINT_NODE_MEMORY_PRESSURE = "node.kubernetes.io/memory-pressure";
+/** Taint put on nodes under disk pressure. */
+export const TAINT_NODE_DISK_PRESSURE = "node.kubernetes.io/disk-pressure";
+
+/** Node label holding its hostname. */
+export const LABEL_HOSTNAME = "kubernetes.io/hostname";
+/** Node label holding its OS (`linux`). */
+export const LABEL_OS = "kubernetes.io/os";
+/** Node label holding its CPU architecture (`amd64`, `arm64`). */
+export const LABEL_ARCH = "kubernetes.io/arch";
+/** Node label holding its zone. */
+export const LABEL_ZONE = "topology.kubernetes.io/zone";
+/** Node label holding its region. */
+export const LABEL_REGION = "topology.kubernetes.io/region";
+/** Namespace label holding the namespace's own name. */
+export const LABEL_NAMESPACE_NAME = "kubernetes.io/metadata.name";
+/** EndpointSlice label naming its Service. */
+export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
+/** Label Deployments put on ReplicaSets and pods to tell templates apart. */
+export const LABEL_POD_TEMPLATE_HASH = "pod-template-hash";

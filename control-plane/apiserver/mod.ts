@@ -1,0 +1,16 @@
+/**
+ * The API server: Kubernetes REST semantics over the store, discovery,
+ * authentication, authorization, admission, and an HTTPS listener.
+ *
+ * @module
+ */
+
+export * from "./admission.ts";
+export * from "./auth.ts";
+export * from "./discovery.ts";
+export * from "./handler.ts";
+export * from "./object_store.ts";
+export * from "./serve.ts";
+export * from "./served_type.ts";
+export * from "./strategies.ts";
+export * from "./table.ts";
