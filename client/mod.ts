@@ -5,5 +5,8 @@
  * @module
  */
 
+export * from "./api_client.ts";
+export * from "./informer.ts";
 export * from "./kubeconfig.ts";
 export * from "./tls.ts";
+export * from "./work_queue.ts";

@@ -246,7 +246,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       case "list":
         return respond(200, await list(type, route.namespace, q), accept, type, q);
       case "watch":
-        return watch(type, route.namespace, q, accept);
+        return watch(type, route.namespace, q, accept, req.signal);
       case "create": {
         const body = await readObject(req, JSON_TYPES);
         if (route.subresource === "binding") return bind(type, ns!, route.name!, body, user, dryRun);
@@ -333,12 +333,19 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     });
   }
 
-  async function watch(type: ServedType, namespace: string | undefined, q: URLSearchParams, accept: Accepted) {
+  async function watch(
+    type: ServedType,
+    namespace: string | undefined,
+    q: URLSearchParams,
+    accept: Accepted,
+    signal: AbortSignal,
+  ) {
     const filter = compileSelectors(type, q.get("labelSelector"), q.get("fieldSelector"));
     const rv = q.get("resourceVersion") ?? "";
     const timeoutSeconds = q.has("timeoutSeconds") ? intParam(q, "timeoutSeconds", 0) : 0;
     const timeoutMs = (timeoutSeconds > 0 ? timeoutSeconds : 1800 + Math.floor(Math.random() * 1800)) * 1000;
     const controller = new AbortController();
+    signal.addEventListener("abort", () => controller.abort(), { once: true });
     let initial: KubeObject[] = [];
     let afterRevision: number | undefined;
     if (rv === "" || rv === "0") {
