@@ -10,3 +10,6 @@ export * from "./informer.ts";
 export * from "./kubeconfig.ts";
 export * from "./tls.ts";
 export * from "./work_queue.ts";
+export * from "./event_recorder.ts";
+export * from "./leader_election.ts";
+export * from "./shared_informers.ts";

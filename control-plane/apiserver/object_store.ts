@@ -518,7 +518,7 @@ export class ObjectStore {
       }
       const grace = type.strategy.gracePeriod?.(current, options.gracePeriodSeconds);
       const graceful = grace !== undefined && grace > 0;
-      const blocked = graceful || (type.strategy.deletionBlocked?.(current) ?? false);
+      const blocked = graceful || (grace === undefined && (type.strategy.deletionBlocked?.(current) ?? false));
       await this.#admit({
         operation: "delete",
         type,
