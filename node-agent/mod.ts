@@ -1,7 +1,9 @@
 /**
- * Placeholder module: filled in by its issue.
+ * The Skiff node agent: hardware, runtime, pod network, volumes.
  *
  * @module
  */
 
-export {};
+export * from "./hardware/mod.ts";
+export * from "./network/mod.ts";
+export * from "./volume/mod.ts";
