@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { KubeObject, Pod } from "@skiff/api";
+import { type Clock, ConflictError, type KubeObject, type Node, NotFoundError, type Pod, type Taint } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
 import { type ControlPlane, startControlPlane, SYSTEM_USER } from "../control_plane.ts";
 import type { Controller } from "./controller.ts";
@@ -23,8 +23,17 @@ export interface TestCluster {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Options of {@linkcode startTestCluster}. */
+export interface TestClusterOptions {
+  /** The controllers' clock (a ManualClock for timing tests); the API server keeps the real one. */
+  clock?: Clock;
+}
+
 /** Starts a control plane and runs `controllers` against it (no leader election). */
-export async function startTestCluster(controllers: Controller[]): Promise<TestCluster> {
+export async function startTestCluster(
+  controllers: Controller[],
+  options: TestClusterOptions = {},
+): Promise<TestCluster> {
   const dir = await Deno.makeTempDir({ prefix: "skiff-ctl-" });
   const plane = await startControlPlane({ dataDir: dir, port: 0, bind: "127.0.0.1", log: () => {} });
   const client = new ApiClient({ server: "https://in-process", transport: plane.handler.as(SYSTEM_USER) });
@@ -34,6 +43,7 @@ export async function startTestCluster(controllers: Controller[]): Promise<TestC
     identity: "test",
     leaderElection: false,
     log: () => {},
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   manager.start();
   await manager.synced;
@@ -99,4 +109,91 @@ export async function listOf<T extends KubeObject>(
   namespace = "default",
 ): Promise<T[]> {
   return (await client.kind<T>(apiVersion, kind).list({ namespace })).items;
+}
+
+/** Options of {@linkcode createNode}. */
+export interface TestNodeOptions {
+  /** Labels. */
+  labels?: Record<string, string>;
+  /** Taints. */
+  taints?: Taint[];
+  /** The Ready condition's status (default True). */
+  ready?: "True" | "False" | "Unknown";
+  /** The Ready condition's heartbeat time in ms (default now). */
+  heartbeat?: number;
+}
+
+/** Registers a Node as an agent would (Ready, with a heartbeat). */
+export async function createNode(client: ApiClient, name: string, options: TestNodeOptions = {}): Promise<Node> {
+  const time = new Date(options.heartbeat ?? Date.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
+  return await client.kind<Node>("v1", "Node").create({
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, labels: { "kubernetes.io/hostname": name, ...options.labels } },
+    spec: options.taints ? { taints: options.taints } : {},
+    status: {
+      capacity: { cpu: "4", memory: "8Gi", pods: "110" },
+      conditions: [{
+        type: "Ready",
+        status: options.ready ?? "True",
+        reason: "KubeletReady",
+        lastHeartbeatTime: time,
+        lastTransitionTime: time,
+      }],
+    },
+  });
+}
+
+/** Options of {@linkcode runPod}. */
+export interface RunPodOptions {
+  /** The node to bind to, when the pod is not bound yet (default node-a). */
+  node?: string;
+  /** The pod's IP (default 10.42.0.10). */
+  ip?: string;
+  /** Whether the Ready condition is True (default true). */
+  ready?: boolean;
+  /** The phase (default Running). */
+  phase?: "Running" | "Succeeded" | "Failed";
+}
+
+/** Binds a pod (unless bound) and reports it running, as a node agent would. */
+export async function runPod(client: ApiClient, pod: Pod, options: RunPodOptions = {}): Promise<Pod> {
+  const pods = client.kind<Pod>("v1", "Pod");
+  const namespace = pod.metadata.namespace!;
+  if (!pod.spec?.nodeName) await pods.bind(pod.metadata.name!, options.node ?? "node-a", { namespace });
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  return await pods.patch(pod.metadata.name!, {
+    status: {
+      phase: options.phase ?? "Running",
+      podIP: options.ip ?? "10.42.0.10",
+      podIPs: [{ ip: options.ip ?? "10.42.0.10" }],
+      conditions: [
+        { type: "PodScheduled", status: "True", lastTransitionTime: now },
+        { type: "Ready", status: options.ready === false ? "False" : "True", lastTransitionTime: now },
+      ],
+    },
+  }, { namespace, subresource: "status" });
+}
+
+/** Deletes a pod at once, as a node agent does once its containers have stopped. */
+export async function forceDelete(client: ApiClient, pod: Pod): Promise<void> {
+  try {
+    await client.kind("v1", "Pod").delete(pod.metadata.name!, {
+      namespace: pod.metadata.namespace!,
+      gracePeriodSeconds: 0,
+    });
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+}
+
+/** Runs a write again while it fails with ConflictError (another writer got there first), as client-go's RetryOnConflict. */
+export async function retryOnConflict<T>(write: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof ConflictError) || attempt >= attempts) throw err;
+    }
+  }
 }
