@@ -28,3 +28,4 @@ export * from "./validate_network.ts";
 export * from "./validate_pod.ts";
 export * from "./validate_storage.ts";
 export * from "./patch/mod.ts";
+export * from "./printing.ts";

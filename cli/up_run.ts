@@ -29,6 +29,7 @@ export async function runUp(options: UpOptions): Promise<void> {
     port: options.port,
     bind: options.bind,
     tlsSans: options.tlsSans,
+    controllers: true,
   });
   const ms = Math.round(performance.now() - started);
   console.log(`Skiff API server is up at ${plane.url} (${ms} ms); admin kubeconfig: ${plane.kubeconfigPath}`);

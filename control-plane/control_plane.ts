@@ -8,7 +8,8 @@
 
 import { join } from "node:path";
 import { API_PORT, type Clock, INITIAL_NAMESPACES, type KubeObject, systemClock } from "@skiff/api";
-import { KubeconfigError, loadKubeconfig, writeKubeconfig } from "@skiff/client";
+import { ApiClient, KubeconfigError, loadKubeconfig, writeKubeconfig } from "@skiff/client";
+import { ControllerManager, defaultControllers } from "./controllers/mod.ts";
 import { ensurePki, type Pki } from "./pki/mod.ts";
 import { openStore, type Store } from "./store/mod.ts";
 import {
@@ -51,6 +52,11 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
   /** Milliseconds between watch bookmarks. */
   bookmarkIntervalMs?: number;
+  /**
+   * Run the scheduler and controllers (under leader election) in this
+   * process, talking to the API in process. Default false: API only.
+   */
+  controllers?: boolean;
 }
 
 /** A running control plane. */
@@ -83,9 +89,118 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const pki = await ensurePki(join(options.dataDir, "pki"), { sans: options.tlsSans ?? [] });
   for (const change of pki.changes) log(change);
   const store = openStore(`sqlite://${join(options.dataDir, "state.db")}`, { clock });
-  const types = servedTypes();
+  let api: Api;
+  try {
+    api = await createApi(store, {
+      clock,
+      ...(options.bookmarkIntervalMs ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const { handler, tokens, types } = api;
+  const objects = handler.objects;
   const byKind = new Map(types.map((t) => [t.kind, t]));
-  const namespaceType = byKind.get("Namespace")!;
+  let server: Server;
+  try {
+    server = await serveHttps(handler, {
+      port: options.port ?? API_PORT,
+      hostname: options.bind ?? "0.0.0.0",
+      cert: pki.certPem,
+      key: pki.keyPem,
+      onShutdown: () => handler.closeWatches(),
+    });
+  } catch (err) {
+    api.close();
+    await store.close();
+    const port = options.port ?? API_PORT;
+    if ((err as { code?: string }).code === "EADDRINUSE") {
+      throw new Error(`Cannot listen on port ${port}: it is in use; stop what uses it or pass --port`, { cause: err });
+    }
+    throw err;
+  }
+  const host = !options.bind || options.bind === "0.0.0.0" || options.bind === "::" ? "127.0.0.1" : options.bind;
+  const url = `https://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+  const kubeconfigPath = join(options.dataDir, "admin.kubeconfig");
+  let manager: ControllerManager | undefined;
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      // Controllers first: their informers would otherwise retry against a server that refuses watches.
+      await manager?.stop();
+      // Stop accepting connections and end watches, let in-flight requests (writes) finish, then close the
+      // store: it commits what is queued and checkpoints its WAL, so the next start has nothing to recover.
+      await server.shutdown();
+      api.close();
+      await store.close();
+    })();
+  try {
+    await ensureAdminKubeconfig({ path: kubeconfigPath, url, pki, tokens, objects, secretType: byKind.get("Secret")! });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  if (options.controllers) {
+    const client = new ApiClient({
+      server: "https://in-process",
+      transport: handler.as(SYSTEM_USER),
+      userAgent: "skiff-controller-manager",
+    });
+    manager = new ControllerManager({
+      client,
+      controllers: defaultControllers(),
+      identity: `${Deno.hostname()}-${Deno.pid}`,
+      clock,
+      log,
+    });
+    manager.start();
+  }
+
+  return {
+    url,
+    kubeconfigPath,
+    pki,
+    store,
+    handler,
+    types,
+    server,
+    tokens,
+    stop,
+  };
+}
+
+/** The API without a listener: what {@linkcode startControlPlane} serves, and what handler tests call. */
+export interface Api {
+  /** The request handler. */
+  handler: ApiHandler;
+  /** The token authenticator (follows token Secrets in the store). */
+  tokens: TokenAuthenticator;
+  /** The types served. */
+  types: ServedType[];
+  /** Stops following the store: ends watches and the token watch. */
+  close(): void;
+}
+
+/** Options of {@linkcode createApi}. */
+export interface CreateApiOptions {
+  /** Time source. */
+  clock?: Clock;
+  /** Milliseconds between watch bookmarks. */
+  bookmarkIntervalMs?: number;
+}
+
+/**
+ * Assembles the API over `store` as the control plane serves it: token
+ * authentication, role authorization, NamespaceLifecycle and
+ * NodeRestriction admission, discovery, Table output; and creates the
+ * initial namespaces when they are missing.
+ */
+export async function createApi(store: Store, options: CreateApiOptions = {}): Promise<Api> {
+  const clock = options.clock ?? systemClock;
+  const types = servedTypes();
+  const namespaceType = types.find((t) => t.kind === "Namespace")!;
   const tokens = await TokenAuthenticator.start(store, () => clock.now());
   const handler = createApiHandler({
     store,
@@ -98,55 +213,26 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     clock,
     ...(options.bookmarkIntervalMs ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
   });
-  const objects = handler.objects;
-  for (const name of INITIAL_NAMESPACES) {
-    if (await objects.find(namespaceType, undefined, name)) continue;
-    await objects.create(namespaceType, undefined, {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
-    }, { user: SYSTEM_USER });
-  }
-  let server: Server;
   try {
-    server = await serveHttps(handler, {
-      port: options.port ?? API_PORT,
-      hostname: options.bind ?? "0.0.0.0",
-      cert: pki.certPem,
-      key: pki.keyPem,
-    });
+    for (const name of INITIAL_NAMESPACES) {
+      if (await handler.objects.find(namespaceType, undefined, name)) continue;
+      await handler.objects.create(namespaceType, undefined, {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
+      }, { user: SYSTEM_USER });
+    }
   } catch (err) {
     tokens.close();
-    await store.close();
-    const port = options.port ?? API_PORT;
-    if ((err as { code?: string }).code === "EADDRINUSE") {
-      throw new Error(`Cannot listen on port ${port}: it is in use; stop what uses it or pass --port`, { cause: err });
-    }
     throw err;
   }
-  const host = !options.bind || options.bind === "0.0.0.0" || options.bind === "::" ? "127.0.0.1" : options.bind;
-  const url = `https://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
-  const kubeconfigPath = join(options.dataDir, "admin.kubeconfig");
-  await ensureAdminKubeconfig({ path: kubeconfigPath, url, pki, tokens, objects, secretType: byKind.get("Secret")! });
-
-  let stopping: Promise<void> | undefined;
   return {
-    url,
-    kubeconfigPath,
-    pki,
-    store,
     handler,
-    types,
-    server,
     tokens,
-    stop() {
-      stopping ??= (async () => {
-        handler.closeWatches();
-        await server.shutdown();
-        tokens.close();
-        await store.close();
-      })();
-      return stopping;
+    types,
+    close() {
+      handler.closeWatches();
+      tokens.close();
     },
   };
 }
@@ -179,9 +265,6 @@ async function ensureAdminKubeconfig(args: {
     const created = await newToken({ role: "admin", description: "admin kubeconfig written by skiff up" });
     await args.objects.create(args.secretType, TOKEN_NAMESPACE, created.secret as KubeObject, { user: SYSTEM_USER });
     token = created.token;
-    for (let i = 0; i < 50 && !(await args.tokens.verify(token)); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
   await writeKubeconfig(args.path, {
     server: args.url,

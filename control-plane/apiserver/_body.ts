@@ -29,7 +29,8 @@ export async function readBody(req: Request, limit = MAX_BODY_BYTES): Promise<Ui
       if (done) break;
       size += value.byteLength;
       if (size > limit) {
-        await reader.cancel().catch(() => {});
+        // Stop reading, but do not cancel: over HTTP that would tear the connection down before the 413 is sent.
+        reader.releaseLock();
         throw new TooLargeError(`Request entity too large: limit is ${limit} bytes`);
       }
       chunks.push(value);
@@ -73,6 +74,11 @@ export function bodyFormat(contentType: string, allowed: readonly string[]): Bod
  * fail with `BadRequestError` saying where.
  */
 export function decodeBody(bytes: Uint8Array, format: BodyFormat): unknown {
+  return decodeBodyText(bytes, format).value;
+}
+
+/** Like {@linkcode decodeBody}, and also returns the decoded text (for duplicate-field checks). */
+export function decodeBodyText(bytes: Uint8Array, format: BodyFormat): { value: unknown; text: string } {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -89,7 +95,7 @@ export function decodeBody(bytes: Uint8Array, format: BodyFormat): unknown {
       throw new BadRequestError(`The request body is not valid JSON: ${detail}`, { cause });
     }
   } else {
-    const docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
+    const docs = YAML.parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true, logLevel: "error" });
     const list = Array.isArray(docs) ? docs : [docs];
     const real = list.filter((d) => d.contents !== null || d.errors.length > 0);
     if (real.length > 1) throw new BadRequestError("The request body has several YAML documents: send one object");
@@ -107,31 +113,67 @@ export function decodeBody(bytes: Uint8Array, format: BodyFormat): unknown {
       throw new BadRequestError(`The request body is not valid YAML: ${(cause as Error).message}`, { cause });
     }
   }
-  checkDepth(value);
-  return value;
+  checkJson(value);
+  return { value, text };
 }
 
 /** Decodes a body that must be a JSON object. */
 export function decodeObject(bytes: Uint8Array, format: BodyFormat): Record<string, unknown> {
-  const value = decodeBody(bytes, format);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new BadRequestError(
-      `The request body must be an object, not ${Array.isArray(value) ? "an array" : JSON.stringify(value)}`,
-    );
-  }
-  return value as Record<string, unknown>;
+  return decodeObjectText(bytes, format, "object").value as Record<string, unknown>;
 }
 
-function checkDepth(value: unknown): void {
+/**
+ * Decodes a body that must be a JSON object (or, for JSON patches, an
+ * array), and returns its text too.
+ */
+export function decodeObjectText(
+  bytes: Uint8Array,
+  format: BodyFormat,
+  shape: "object" | "array",
+): { value: Record<string, unknown> | unknown[]; text: string } {
+  const { value, text } = decodeBodyText(bytes, format);
+  if (shape === "array") {
+    if (!Array.isArray(value)) {
+      throw new BadRequestError(`A JSON patch must be an array of operations, not ${describe(value)}`);
+    }
+    return { value, text };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new BadRequestError(`The request body must be an object, not ${describe(value)}`);
+  }
+  return { value: value as Record<string, unknown>, text };
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object" && value !== null) return "an object";
+  return (JSON.stringify(value) ?? String(value)).slice(0, 60);
+}
+
+/**
+ * Refuses nesting deeper than {@linkcode MAX_DEPTH} and, from YAML, values
+ * JSON has no form for (binary data, dates, infinities, NaN, sets and maps
+ * with complex keys), as Kubernetes converts YAML to JSON before decoding.
+ */
+function checkJson(value: unknown): void {
   const stack: [unknown, number][] = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      throw new BadRequestError(`The request body has a number JSON cannot hold: ${v}`);
+    }
     if (typeof v !== "object" || v === null) continue;
+    if (!Array.isArray(v) && Object.getPrototypeOf(v) !== Object.prototype) {
+      throw new BadRequestError(
+        `The request body has a value JSON cannot hold (${v.constructor?.name ?? "an object"}): use strings, ` +
+          "numbers, booleans, null, lists and maps",
+      );
+    }
     if (depth >= MAX_DEPTH) {
       throw new BadRequestError(`The request body is nested more than ${MAX_DEPTH} levels deep`);
     }
     for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+      if ((typeof child === "object" && child !== null) || typeof child === "number") stack.push([child, depth + 1]);
     }
   }
 }

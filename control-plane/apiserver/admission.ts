@@ -5,16 +5,27 @@
  * @module
  */
 
-import { ForbiddenError, type KubeObject, NotFoundError } from "@skiff/api";
+import { ForbiddenError, INITIAL_NAMESPACES, type KubeObject, NotFoundError } from "@skiff/api";
 import type { Admission } from "./object_store.ts";
 import type { ServedType } from "./served_type.ts";
 
 /**
  * NamespaceLifecycle: a namespaced object may be created only in a namespace
- * that exists and is not being deleted.
+ * that exists and is not being deleted, and the namespaces the cluster
+ * creates for itself (`default`, `kube-system`, `kube-public`,
+ * `kube-node-lease`) may not be deleted.
  */
 export function namespaceLifecycle(namespaceType: ServedType): Admission {
   return async (req, objects) => {
+    if (req.operation === "delete" && req.type === namespaceType) {
+      const name = req.object.metadata.name ?? "";
+      if (INITIAL_NAMESPACES.includes(name)) {
+        throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`, {
+          details: { name, kind: "namespaces", group: "" },
+        });
+      }
+      return;
+    }
     if (req.operation !== "create" || !req.type.namespaced) return;
     const name = req.object.metadata.namespace;
     if (!name) return;

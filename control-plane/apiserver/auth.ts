@@ -176,12 +176,26 @@ export class TokenAuthenticator {
   async verify(token: string): Promise<TokenRecord | undefined> {
     const dot = token.indexOf(".");
     if (dot <= 0) return undefined;
-    const record = this.#tokens.get(`${TOKEN_PREFIX}${token.slice(0, dot)}`);
+    const id = token.slice(0, dot);
+    let record = this.#tokens.get(`${TOKEN_PREFIX}${id}`);
+    if (!record && /^[a-z0-9]{6}$/.test(id)) record = await this.#read(`${TOKEN_PREFIX}${id}`);
     const presented = await sha256(token.slice(dot + 1));
     const expected = record?.secretHash ?? new Uint8Array(32);
     const same = expected.length === presented.length && timingSafeEqual(expected, presented);
     if (!record || !same) return undefined;
     if (record.expiresAt !== undefined && record.expiresAt <= this.#now()) return undefined;
+    return record;
+  }
+
+  /**
+   * Reads a token Secret the watch has not delivered yet, so that a token is
+   * valid as soon as its Secret is written (read-your-writes).
+   */
+  async #read(key: string): Promise<TokenRecord | undefined> {
+    const kv = await this.#store.get(key);
+    if (!kv) return undefined;
+    const record = tokenRecordOf(JSON.parse(kv.value));
+    if (record) this.#tokens.set(key, record);
     return record;
   }
 

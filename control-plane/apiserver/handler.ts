@@ -18,16 +18,29 @@ import {
   BadRequestError,
   type Clock,
   CompactedError,
+  ConflictError,
   InvalidError,
   type KubeObject,
+  type LabelSelector,
   MethodNotAllowedError,
   NotAcceptableError,
   NotFoundError,
+  selectorFromLabelSelector,
+  ServiceUnavailableError,
   systemClock,
+  UnsupportedMediaTypeError,
 } from "@skiff/api";
 import type { Store } from "../store/mod.ts";
 import { parseRoute, type ResourceRoute, type Route } from "./_route.ts";
-import { type Accepted, accepted, bodyFormat, decodeObject, mediaType, readBody } from "./_body.ts";
+import { type Accepted, accepted, bodyFormat, decodeObject, decodeObjectText, mediaType, readBody } from "./_body.ts";
+import {
+  dropFields,
+  duplicateFields,
+  fieldProblems,
+  type FieldValidation,
+  fieldValidationOf,
+  unknownFields,
+} from "./_field_validation.ts";
 import { goneEvent, watchStream } from "./_watch_stream.ts";
 import { type Admission, ObjectStore, parseResourceVersion, timestamp, tooOld, type User } from "./object_store.ts";
 import { apiVersionOf, hasSubresource, type ServedType } from "./served_type.ts";
@@ -94,17 +107,19 @@ export interface ApiHandler {
   (req: Request): Promise<Response>;
   /** The object storage behind the handler. */
   objects: ObjectStore;
-  /** Ends every open watch (for shutdown). */
+  /** Ends every open watch and refuses new ones with 503 (for shutdown). */
   closeWatches(): void;
   /**
    * A fetch-shaped function that sends requests as `user` without a token:
    * how in-process clients (scheduler, controllers) call the API. Requests
-   * still go through authorization, admission and validation.
+   * still go through authorization, admission and validation; their writes
+   * are not recorded in `metadata.managedFields` (server-side apply still
+   * works and records itself).
    */
   as(user: User): (req: Request) => Promise<Response>;
 }
 
-const JSON_TYPES = ["application/json", "application/yaml"];
+const BODY_TYPES = ["application/json", "application/yaml"];
 const PATCH_TYPES = [
   "application/json-patch+json",
   "application/merge-patch+json",
@@ -112,6 +127,27 @@ const PATCH_TYPES = [
   "application/apply-patch+yaml",
 ];
 const PUBLIC_ROUTES = new Set(["version", "health"]);
+/** Subresources the generic code serves; others need a {@linkcode SubresourceHandler}. */
+const GENERIC_SUBRESOURCES = new Set(["status", "scale", "binding", "eviction", "finalize"]);
+
+/** Everything one resource request needs, worked out once. */
+interface Context {
+  req: Request;
+  url: URL;
+  q: URLSearchParams;
+  route: ResourceRoute;
+  type: ServedType;
+  user: User;
+  accept: Accepted;
+  /** The namespace for namespaced types, else undefined. */
+  ns: string | undefined;
+  dryRun: boolean;
+  /** Who the write is recorded as in managedFields (undefined: not recorded). */
+  fieldManager: string | undefined;
+  validation: FieldValidation;
+  /** `Warning` headers for the response. */
+  warnings: string[];
+}
 
 /** Creates the API handler. */
 export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
@@ -119,20 +155,28 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   const objects = new ObjectStore(options.store, { clock, admission: options.admission ?? [] });
   const byPath = new Map<string, ServedType>();
   for (const type of options.types) byPath.set(`${type.group}/${type.version}/${type.plural}`, type);
+  const podType = options.types.find((t) => t.group === "" && t.kind === "Pod");
   const isNamespaced = (g: string, v: string, r: string) => byPath.get(`${g}/${v}/${r}`)?.namespaced ?? false;
   const watches = new Set<AbortController>();
   const internal = new WeakMap<Request, User>();
+  let closing = false;
 
   const handler = (async (req: Request): Promise<Response> => {
     const started = performance.now();
-    const url = new URL(req.url);
+    let url: URL;
+    try {
+      url = new URL(req.url);
+    } catch {
+      return errorResponse(new BadRequestError(`Invalid request URL "${req.url.slice(0, 200)}"`));
+    }
     let user: User | undefined;
     let response: Response;
     try {
       const route = parseRoute(url.pathname, isNamespaced);
+      const inProcess = internal.get(req);
+      if (!route || !PUBLIC_ROUTES.has(route.kind)) user = inProcess ?? await options.authenticate(req);
       if (!route) throw notFoundPath(url.pathname);
-      if (!PUBLIC_ROUTES.has(route.kind)) user = internal.get(req) ?? await options.authenticate(req);
-      response = await dispatch(req, url, route, user);
+      response = await dispatch(req, url, route, user, inProcess !== undefined);
     } catch (err) {
       response = errorResponse(err);
     }
@@ -151,18 +195,25 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     return handler(req);
   };
   handler.closeWatches = () => {
+    closing = true;
     for (const controller of watches) controller.abort();
   };
 
-  async function dispatch(req: Request, url: URL, route: Route, user: User | undefined): Promise<Response> {
+  async function dispatch(
+    req: Request,
+    url: URL,
+    route: Route,
+    user: User | undefined,
+    inProcess: boolean,
+  ): Promise<Response> {
     const d = options.discovery;
     switch (route.kind) {
       case "version":
         return json(200, d.version());
       case "health":
-        return new Response("ok", { status: 200, headers: { "content-type": "text/plain" } });
+        return complete(200, "text/plain", "ok");
       case "core-versions":
-        return json(200, d.coreVersions(new URL(req.url).host));
+        return json(200, d.coreVersions(url.host));
       case "groups":
         return json(200, d.groups());
       case "group": {
@@ -185,16 +236,22 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         return json(200, doc);
       }
       case "resource":
-        return await resource(req, url, route, user!);
+        return await resource(req, url, route, user!, inProcess);
     }
   }
 
-  async function resource(req: Request, url: URL, route: ResourceRoute, user: User): Promise<Response> {
+  async function resource(
+    req: Request,
+    url: URL,
+    route: ResourceRoute,
+    user: User,
+    inProcess: boolean,
+  ): Promise<Response> {
     const type = byPath.get(`${route.group}/${route.version}/${route.resource}`);
     if (!type) throw notFoundPath(url.pathname);
     for (const [what, value] of [["namespace", route.namespace], ["name", route.name]] as const) {
       if (value !== undefined && (value === "" || value === "." || value === ".." || /[/%]/.test(value))) {
-        throw new BadRequestError(`Invalid ${what} "${value}" in the request path`);
+        throw new BadRequestError(`Invalid ${what} ${JSON.stringify(value.slice(0, 300))} in the request path`);
       }
     }
     if (route.subresource && !hasSubresource(type, route.subresource)) throw notFoundPath(url.pathname);
@@ -217,8 +274,15 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         }`,
       );
     }
-    const custom = route.subresource ? options.subresources?.[`${type.plural}/${route.subresource}`] : undefined;
-    if (custom) return await custom(req, { route, type, user, objects });
+    if (route.subresource && !GENERIC_SUBRESOURCES.has(route.subresource)) {
+      const custom = options.subresources?.[`${type.plural}/${route.subresource}`];
+      if (!custom) {
+        throw new NotFoundError(
+          `${type.plural}/${route.subresource} is not served yet: no handler is registered for it on this server`,
+        );
+      }
+      return await custom(req, { route, type, user, objects });
+    }
     const accept = accepted(req.headers.get("accept"));
     if (!accept) {
       throw new NotAcceptableError(
@@ -231,56 +295,82 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       throw new NotFoundError(`the server could not find the requested resource: ${type.plural} are namespaced`);
     }
     const dryRun = q.getAll("dryRun").includes("All");
-    if (q.has("dryRun") && !dryRun) {
+    if (q.has("dryRun") && q.getAll("dryRun").some((v) => v !== "All")) {
       throw new BadRequestError(`Invalid dryRun "${q.get("dryRun")}": the only supported value is "All"`);
     }
-    const write = { user, dryRun };
+    const writes = verb !== "get" && verb !== "list" && verb !== "watch";
+    const ctx: Context = {
+      req,
+      url,
+      q,
+      route,
+      type,
+      user,
+      accept,
+      ns,
+      dryRun,
+      // In-process writes (controllers, scheduler) are not recorded in managedFields: recording roughly doubles
+      // the CPU time of an update (measured: 0.35 ms -> 0.57-0.73 ms for a pod), and they never server-side apply.
+      fieldManager: writes && !inProcess ? fieldManagerOf(q, req.headers.get("user-agent")) : undefined,
+      validation: writes ? fieldValidationOf(q) : "Ignore",
+      warnings: [],
+    };
+    const response = await serve(ctx, verb);
+    for (const warning of ctx.warnings) {
+      // A header value is ASCII: escape what is not (field names can be any string).
+      const text = JSON.stringify(warning).replace(
+        /[^\x20-\x7e]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+      );
+      response.headers.append("warning", `299 - ${text}`);
+    }
+    return response;
+  }
 
+  async function serve(ctx: Context, verb: string): Promise<Response> {
+    const { type, ns, route, q } = ctx;
+    const write = { user: ctx.user, dryRun: ctx.dryRun };
     switch (verb) {
       case "get": {
-        if (route.subresource === "scale") {
-          return respond(200, toScale(await objects.get(type, ns, route.name!)), accept, type, q);
-        }
-        return respond(200, await objects.get(type, ns, route.name!), accept, type, q);
+        const object = await objects.get(type, ns, route.name!);
+        return respond(ctx, 200, route.subresource === "scale" ? toScale(object) : object);
       }
       case "list":
-        return respond(200, await list(type, route.namespace, q), accept, type, q);
+        return respond(ctx, 200, await list(type, route.namespace, q));
       case "watch":
-        return watch(type, route.namespace, q, accept, req.signal);
+        return await watch(ctx);
       case "create": {
-        const body = await readObject(req, JSON_TYPES);
-        if (route.subresource === "binding") return bind(type, ns!, route.name!, body, user, dryRun);
-        if (route.subresource === "eviction") {
-          await objects.delete(type, ns, route.name!, { ...write, ...deleteOptionsOf(body, q) });
-          return json(201, successStatus());
+        const body = await readObject(ctx, BODY_TYPES);
+        if (route.subresource === "binding") {
+          return await bind(ctx, route.name!, checkSubresourceBody(ctx, "binding", body));
         }
-        if (route.subresource) {
-          throw new MethodNotAllowedError(`POST is not supported on ${type.plural}/${route.subresource}`);
-        }
+        if (route.subresource === "eviction") return await evict(ctx, checkSubresourceBody(ctx, "eviction", body));
+        if (type.kind === "Binding" && type.group === "") return await bindingResource(ctx, body);
         checkTypeMeta(type, body);
         checkBodyNamespace(type, route.namespace, body);
-        const created = await objects.create(type, ns, body as KubeObject, write);
-        return respond(201, created, accept, type, q);
+        checkFields(ctx, type.kind, body);
+        const created = await objects.create(type, ns, body as KubeObject, withManager(ctx, write));
+        return respond(ctx, 201, created);
       }
       case "update": {
-        const body = await readObject(req, JSON_TYPES);
-        if (route.subresource === "scale") {
-          return respond(200, await scale(type, ns, route.name!, body, write), accept, type, q);
-        }
+        const body = await readObject(ctx, BODY_TYPES);
+        if (route.subresource === "scale") return respond(ctx, 200, await scale(ctx, body));
         checkTypeMeta(type, body);
+        checkFields(ctx, type.kind, body);
         const updated = await objects.update(type, ns, route.name!, body as KubeObject, {
-          ...write,
+          ...withManager(ctx, write),
           ...(route.subresource ? { subresource: route.subresource } : {}),
         });
-        return respond(200, updated, accept, type, q);
+        return respond(ctx, 200, updated);
       }
       case "patch": {
-        const patched = await patch(req, type, ns, route, q, user, dryRun);
-        return respond(200, route.subresource === "scale" ? toScale(patched) : patched, accept, type, q);
+        const { object, created } = await patch(ctx);
+        return respond(ctx, created ? 201 : 200, route.subresource === "scale" ? toScale(object) : object);
       }
       case "delete": {
-        const body = req.body ? await readOptionalObject(req) : undefined;
-        const result = await objects.delete(type, ns, route.name!, { ...write, ...deleteOptionsOf(body, q) });
+        const body = await readOptionalObject(ctx.req);
+        const deleteOptions = deleteOptionsOf(body, q, "");
+        const result = await objects.delete(type, ns, route.name!, { ...write, ...deleteOptions });
         if (result.deleted) {
           return json(
             200,
@@ -292,40 +382,66 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
             }),
           );
         }
-        return respond(200, result.object, accept, type, q);
+        return respond(ctx, 200, result.object);
       }
       case "deletecollection": {
-        const body = req.body ? await readOptionalObject(req) : undefined;
+        const body = await readOptionalObject(ctx.req);
+        const deleteOptions = deleteOptionsOf(body, q, "");
         const all = await list(type, route.namespace, q);
+        const deleted: KubeObject[] = [];
         for (const item of all.items) {
           try {
-            await objects.delete(type, item.metadata.namespace, item.metadata.name!, {
+            const result = await objects.delete(type, item.metadata.namespace, item.metadata.name!, {
               ...write,
-              ...deleteOptionsOf(body, q),
+              ...deleteOptions,
             });
+            deleted.push(result.object);
           } catch (err) {
             if (!(err instanceof NotFoundError)) throw err;
           }
         }
-        return respond(200, all, accept, type, q);
+        return respond(ctx, 200, { ...all, items: deleted });
       }
     }
-    throw new MethodNotAllowedError(`${req.method} is not supported on ${url.pathname}`);
+    throw new MethodNotAllowedError(`${ctx.req.method} is not supported on ${ctx.url.pathname}`);
   }
 
   function list(type: ServedType, namespace: string | undefined, q: URLSearchParams) {
     const filter = compileSelectors(type, q.get("labelSelector"), q.get("fieldSelector"));
     const limit = q.has("limit") ? intParam(q, "limit", 0) : 0;
     const rv = q.get("resourceVersion") ?? "";
+    const match = q.get("resourceVersionMatch") ?? "";
+    const cont = q.get("continue") ?? "";
+    if (match !== "" && match !== "Exact" && match !== "NotOlderThan") {
+      throw new BadRequestError(
+        `Invalid resourceVersionMatch "${match}": supported values are "Exact" and "NotOlderThan"`,
+      );
+    }
+    if (match !== "" && rv === "") {
+      throw new BadRequestError("resourceVersionMatch is forbidden unless resourceVersion is provided");
+    }
+    if (match === "Exact" && rv === "0") {
+      throw new BadRequestError('resourceVersionMatch "Exact" is forbidden for resourceVersion "0"');
+    }
+    if (cont !== "" && rv !== "" && rv !== "0") {
+      throw new BadRequestError("specifying resource version is not allowed when using continue");
+    }
+    if (cont !== "" && match !== "") {
+      throw new BadRequestError("resourceVersionMatch is forbidden when continue is provided");
+    }
+    if (rv !== "" && rv !== "0") notNewerThanNow(parseResourceVersion(rv));
     return objects.list(type, namespace, {
       ...(filter ? { filter } : {}),
       ...(limit ? { limit } : {}),
-      ...(q.get("continue") ? { continue: q.get("continue")! } : {}),
-      ...(rv && rv !== "0" && q.get("resourceVersionMatch") === "Exact" ? { resourceVersion: rv } : {}),
+      ...(cont ? { continue: cont } : {}),
+      ...(match === "Exact" ? { resourceVersion: rv } : {}),
     }).catch((err) => {
       if (err instanceof CompactedError) {
         throw new CompactedError(
-          "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+          cont
+            ? "The provided continue parameter is too old to display a consistent list result. " +
+              "You can start a new list without the continue parameter."
+            : tooOld(err, rv).message,
           { compactRevision: err.compactRevision, cause: err },
         );
       }
@@ -333,29 +449,49 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     });
   }
 
-  async function watch(
-    type: ServedType,
-    namespace: string | undefined,
-    q: URLSearchParams,
-    accept: Accepted,
-    signal: AbortSignal,
-  ) {
-    const filter = compileSelectors(type, q.get("labelSelector"), q.get("fieldSelector"));
+  /**
+   * A resourceVersion newer than any this server has issued (from another
+   * cluster, or a store restored from backup): Kubernetes' "too large
+   * resource version" 504, whose cause tells client-go's reflectors to
+   * relist from scratch. The store is consistent, so there is no lag to wait
+   * out.
+   */
+  function notNewerThanNow(revision: number): void {
+    const current = options.store.currentRevision();
+    if (revision <= current) return;
+    throw new ApiError(504, "Timeout", `Too large resource version: ${revision}, current: ${current}`, {
+      details: {
+        causes: [{ reason: "ResourceVersionTooLarge", message: "Too large resource version" }],
+        retryAfterSeconds: 1,
+      },
+    });
+  }
+
+  async function watch(ctx: Context): Promise<Response> {
+    const { type, q, accept } = ctx;
+    const namespace = ctx.route.namespace;
+    if (closing) throw new ServiceUnavailableError("The API server is shutting down: watch again once it is back");
+    let filter = compileSelectors(type, q.get("labelSelector"), q.get("fieldSelector"));
+    if (ctx.route.name) {
+      const name = ctx.route.name;
+      const selected = filter;
+      filter = (obj) => obj.metadata.name === name && (!selected || selected(obj));
+    }
     const rv = q.get("resourceVersion") ?? "";
     const timeoutSeconds = q.has("timeoutSeconds") ? intParam(q, "timeoutSeconds", 0) : 0;
     const timeoutMs = (timeoutSeconds > 0 ? timeoutSeconds : 1800 + Math.floor(Math.random() * 1800)) * 1000;
     const controller = new AbortController();
-    signal.addEventListener("abort", () => controller.abort(), { once: true });
     let initial: KubeObject[] = [];
-    let afterRevision: number | undefined;
+    let afterRevision: number;
     if (rv === "" || rv === "0") {
       const current = await objects.list(type, namespace, filter ? { filter } : {});
       initial = current.items;
       afterRevision = Number(current.metadata.resourceVersion);
     } else {
       afterRevision = parseResourceVersion(rv);
+      notNewerThanNow(afterRevision);
     }
-    const headers = { "content-type": "application/json", "cache-control": "no-cache", "transfer-encoding": "chunked" };
+    const headers = { "content-type": "application/json", "cache-control": "no-cache" };
     let stream;
     try {
       stream = objects.watch(type, namespace, {
@@ -375,7 +511,9 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       initial,
       render: (object) => {
         if (!accept.table) return object;
-        const table = options.tables.toTable(type, [object], { includeObject: q.get("includeObject") ?? "Object" });
+        const table = options.tables.toTable(type, [object], {
+          includeObject: q.get("includeObject") ?? "Object",
+        });
         if (!firstTable) table.columnDefinitions = [];
         firstTable = false;
         return table;
@@ -386,37 +524,21 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       timeoutMs,
       onClose: () => watches.delete(controller),
     });
+    ctx.req.signal.addEventListener("abort", () => controller.abort(), { once: true });
     return new Response(body, { status: 200, headers });
   }
 
-  async function patch(
-    req: Request,
-    type: ServedType,
-    ns: string | undefined,
-    route: ResourceRoute,
-    q: URLSearchParams,
-    user: User,
-    dryRun: boolean,
-  ): Promise<KubeObject> {
+  async function patch(ctx: Context): Promise<{ object: KubeObject; created: boolean }> {
+    const { req, type, ns, route } = ctx;
     const contentType = mediaType(req.headers.get("content-type"));
     bodyFormat(contentType, PATCH_TYPES);
     const bytes = await readBody(req);
     const name = route.name!;
-    if (contentType === "application/apply-patch+yaml") {
-      return await serverSideApply(type, ns, name, bytes, {
-        user,
-        dryRun,
-        fieldManager: q.get("fieldManager") ?? "",
-        force: isTrue(q.get("force")),
-        subresource: route.subresource,
-      });
-    }
-    const patchBody = contentType === "application/json-patch+json"
-      ? decodeJsonPatch(bytes)
-      : decodeObject(bytes, "json");
-    const pinned = contentType !== "application/json-patch+json"
-      ? ((patchBody as { metadata?: { resourceVersion?: unknown } }).metadata?.resourceVersion)
-      : undefined;
+    if (contentType === "application/apply-patch+yaml") return await serverSideApply(ctx, bytes);
+    const jsonPatch = contentType === "application/json-patch+json";
+    const decoded = decodeObjectText(bytes, "json", jsonPatch ? "array" : "object");
+    const patchBody = decoded.value;
+    checkFields(ctx, undefined, undefined, decoded.text);
     const apply = (current: KubeObject): KubeObject => {
       const source = route.subresource === "scale" ? toScale(current) : current;
       let patched: unknown;
@@ -434,29 +556,34 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         throw new BadRequestError("The patch turned the object into something that is not an object");
       }
       const result = patched as KubeObject;
-      if (typeof result.metadata !== "object" || result.metadata === null) {
-        throw new BadRequestError("The patch removed the object's metadata");
+      if (typeof result.metadata !== "object" || result.metadata === null || Array.isArray(result.metadata)) {
+        throw new BadRequestError("The patch removed the object's metadata or made it something else than an object");
       }
-      if (route.subresource === "scale") return fromScale(current, result);
-      return result;
+      checkFields(ctx, route.subresource === "scale" ? "Scale" : type.kind, result);
+      const out = route.subresource === "scale" ? fromScale(current, result) : result;
+      // A resourceVersion the patch itself set is a precondition; the current one, carried through, is not.
+      const patchedRv = result.metadata.resourceVersion;
+      if (patchedRv === current.metadata.resourceVersion) delete out.metadata.resourceVersion;
+      else out.metadata.resourceVersion = patchedRv;
+      return out;
     };
-    return await objects.guaranteedUpdate(type, ns, name, apply, {
-      user,
-      dryRun,
-      ...(route.subresource && route.subresource !== "scale" ? { subresource: route.subresource } : {}),
-      ...(typeof pinned === "string" && pinned !== "" ? { expected: parseResourceVersion(pinned) } : {}),
+    const object = await objects.guaranteedUpdate(type, ns, name, apply, {
+      ...withManager(ctx, { user: ctx.user, dryRun: ctx.dryRun }),
+      checkResourceVersion: true,
+      ...(route.subresource ? { subresource: route.subresource } : {}),
     });
+    return { object, created: false };
   }
 
-  async function serverSideApply(
-    type: ServedType,
-    ns: string | undefined,
-    name: string,
-    bytes: Uint8Array,
-    opts: { user: User; dryRun: boolean; fieldManager: string; force: boolean; subresource: string | undefined },
-  ): Promise<KubeObject> {
-    if (!opts.fieldManager) {
+  async function serverSideApply(ctx: Context, bytes: Uint8Array): Promise<{ object: KubeObject; created: boolean }> {
+    const { type, ns, route, q } = ctx;
+    const name = route.name!;
+    const manager = q.get("fieldManager") ?? "";
+    if (!manager) {
       throw new BadRequestError("PATCH with application/apply-patch+yaml requires the fieldManager query parameter");
+    }
+    if (route.subresource === "scale") {
+      throw new UnsupportedMediaTypeError("server-side apply is not supported on the scale subresource");
     }
     const config = decodeObject(bytes, "yaml");
     checkTypeMeta(type, config);
@@ -467,73 +594,75 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       );
     }
     if (type.namespaced) checkBodyNamespace(type, ns, config);
+    checkFields(ctx, type.kind, config);
     const applyOptions = {
-      manager: opts.fieldManager,
-      force: opts.force,
-      ...(opts.subresource ? { subresource: opts.subresource } : {}),
-      ...(!opts.subresource && hasSubresource(type, "status") ? { ignoredFields: ["status"] } : {}),
+      manager,
+      force: isTrue(q.get("force")),
+      now: new Date(clock.now()),
+      ...(route.subresource ? { subresource: route.subresource } : {}),
+      ...(!route.subresource && hasSubresource(type, "status") ? { ignoredFields: ["status"] } : {}),
     };
-    const write = { user: opts.user, dryRun: opts.dryRun };
+    const write = { user: ctx.user, dryRun: ctx.dryRun };
     for (let attempt = 0;; attempt++) {
       const current = await objects.find(type, ns, name);
       if (!current) {
-        if (opts.subresource) throw objects.notFound(type, name);
+        if (route.subresource) throw objects.notFound(type, name);
+        const pinned = (config.metadata as { resourceVersion?: unknown }).resourceVersion;
+        if (pinned !== undefined && pinned !== "") throw objects.notFound(type, name);
         try {
           const created = applyServerSide(undefined, config, applyOptions);
           created.metadata.name = name;
-          return await objects.create(type, ns, created, write);
+          return { object: await objects.create(type, ns, created, write), created: true };
         } catch (err) {
           if (err instanceof AlreadyExistsError && attempt < 3) continue;
           throw err;
         }
       }
-      return await objects.guaranteedUpdate(
+      const object = await objects.guaranteedUpdate(
         type,
         ns,
         name,
-        (live) => applyServerSide(live, config, applyOptions),
-        { ...write, ...(opts.subresource ? { subresource: opts.subresource } : {}) },
+        (live) => {
+          const applied = applyServerSide(live, config, applyOptions);
+          const pinned = (config.metadata as { resourceVersion?: unknown }).resourceVersion;
+          if (typeof pinned === "string" && pinned !== "") applied.metadata.resourceVersion = pinned;
+          else delete applied.metadata.resourceVersion;
+          return applied;
+        },
+        { ...write, checkResourceVersion: true, ...(route.subresource ? { subresource: route.subresource } : {}) },
       );
+      return { object, created: false };
     }
   }
 
-  async function bind(
-    type: ServedType,
-    ns: string,
-    name: string,
-    body: Record<string, unknown>,
-    user: User,
-    dryRun: boolean,
-  ) {
-    const target = (body as { target?: { name?: unknown; kind?: unknown } }).target;
-    if (!target || typeof target.name !== "string" || target.name === "") {
-      throw new InvalidError("Binding", name, [{
-        field: "target.name",
-        type: "FieldValueRequired",
-        message: "Required value",
-      }]);
-    }
-    const nodeName = target.name;
-    await objects.guaranteedUpdate(type, ns, name, (pod) => {
+  /** Binds a pod to a node (pods/binding, or the bindings resource). */
+  async function bind(ctx: Context, name: string, body: Record<string, unknown>): Promise<Response> {
+    if (!podType) throw notFoundPath(ctx.url.pathname);
+    const nodeName = (body as { target?: { name?: string } }).target!.name!;
+    await objects.guaranteedUpdate(podType, ctx.route.namespace, name, (pod) => {
       const spec = (pod.spec ?? {}) as Record<string, unknown>;
       if (spec.nodeName) {
-        throw new ApiError(
-          409,
-          "Conflict",
-          `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${spec.nodeName}"`,
+        throw new ConflictError(
+          `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${
+            String(spec.nodeName)
+          }"`,
+          { details: { name, kind: "pods/binding", group: "" } },
         );
       }
       if (pod.metadata.deletionTimestamp) {
-        throw new ApiError(
-          409,
-          "Conflict",
+        throw new ConflictError(
           `Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is being deleted, cannot be assigned to a host`,
+          { details: { name, kind: "pods/binding", group: "" } },
         );
       }
       spec.nodeName = nodeName;
       pod.spec = spec;
-      const status = (pod.status ?? {}) as { conditions?: Record<string, unknown>[] };
-      const conditions = (status.conditions ?? []).filter((c) => c.type !== "PodScheduled");
+      const status = (typeof pod.status === "object" && pod.status !== null ? pod.status : {}) as {
+        conditions?: Record<string, unknown>[];
+      };
+      const conditions = (Array.isArray(status.conditions) ? status.conditions : []).filter((c) =>
+        c?.type !== "PodScheduled"
+      );
       conditions.push({
         type: "PodScheduled",
         status: "True",
@@ -543,32 +672,126 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       status.conditions = conditions;
       pod.status = status;
       return pod;
-    }, { user, dryRun, subresource: "binding" });
+    }, { ...withManager(ctx, { user: ctx.user, dryRun: ctx.dryRun }), subresource: "binding" });
     return json(201, successStatus());
   }
 
-  async function scale(
-    type: ServedType,
-    ns: string | undefined,
-    name: string,
-    body: Record<string, unknown>,
-    write: { user: User; dryRun: boolean },
-  ) {
-    const rv = (body.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+  /** `POST /api/v1/namespaces/{ns}/bindings`: the binding names its pod in metadata.name. */
+  function bindingResource(ctx: Context, body: Record<string, unknown>): Promise<Response> {
+    checkTypeMeta(ctx.type, body);
+    checkBodyNamespace(ctx.type, ctx.route.namespace, body);
+    (body.metadata as { namespace?: string }).namespace = ctx.route.namespace;
+    const errors = ctx.type.validate(body as KubeObject, undefined);
+    if (errors.length > 0) throw new InvalidError("Binding", "", errors);
+    return bind(ctx, (body.metadata as { name: string }).name, body);
+  }
+
+  /** `POST pods/{name}/eviction`: deletes the pod with the eviction's delete options. */
+  async function evict(ctx: Context, body: Record<string, unknown>): Promise<Response> {
+    const deleteOptions = deleteOptionsOf(
+      body.deleteOptions as Record<string, unknown> | undefined,
+      ctx.q,
+      "deleteOptions.",
+    );
+    await objects.delete(ctx.type, ctx.ns, ctx.route.name!, { user: ctx.user, dryRun: ctx.dryRun, ...deleteOptions });
+    return json(201, successStatus());
+  }
+
+  /** Checks the body of a subresource that takes its own kind (Binding, Eviction) with its validator. */
+  function checkSubresourceBody(ctx: Context, name: string, body: Record<string, unknown>): Record<string, unknown> {
+    const sub = ctx.type.subresources.find((s) => s.name === name)!;
+    const apiVersion = sub.group ? `${sub.group}/${sub.version}` : sub.version;
+    if (body.kind !== undefined && body.kind !== sub.kind) {
+      throw new BadRequestError(
+        `The kind in the data (${String(body.kind)}) does not match the expected kind (${sub.kind})`,
+      );
+    }
+    if (
+      body.apiVersion !== undefined && body.apiVersion !== apiVersion &&
+      !(name === "eviction" && body.apiVersion === "policy/v1beta1")
+    ) {
+      throw new BadRequestError(
+        `The API version in the data (${
+          String(body.apiVersion)
+        }) does not match the expected API version (${apiVersion})`,
+      );
+    }
+    const meta = body.metadata as { name?: unknown } | undefined;
+    if (meta !== undefined && (typeof meta !== "object" || meta === null || Array.isArray(meta))) {
+      throw new InvalidError(sub.kind, ctx.route.name!, [{
+        field: "metadata",
+        type: "FieldValueTypeInvalid",
+        message: "Invalid value: must be an object",
+      }], { group: sub.group });
+    }
+    if (meta?.name !== undefined && meta.name !== ctx.route.name) {
+      throw new BadRequestError(
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${ctx.route.name})`,
+      );
+    }
+    checkFields(ctx, sub.kind, body);
+    const withName = {
+      ...body,
+      metadata: { ...(meta ?? {}), name: ctx.route.name, ...(ctx.ns ? { namespace: ctx.ns } : {}) },
+    };
+    const errors = sub.validate?.(withName, undefined) ?? [];
+    if (errors.length > 0) throw new InvalidError(sub.kind, ctx.route.name!, errors, { group: sub.group });
+    return withName;
+  }
+
+  async function scale(ctx: Context, body: Record<string, unknown>): Promise<KubeObject> {
+    if (body.kind !== undefined && body.kind !== "Scale") {
+      throw new BadRequestError(`The kind in the data (${String(body.kind)}) does not match the expected kind (Scale)`);
+    }
+    checkFields(ctx, "Scale", body);
+    const meta = body.metadata as { resourceVersion?: unknown; name?: unknown } | undefined;
+    if (meta?.name !== undefined && meta.name !== ctx.route.name) {
+      throw new BadRequestError(
+        `the name of the object (${String(meta.name)}) does not match the name on the URL (${ctx.route.name})`,
+      );
+    }
+    const rv = meta?.resourceVersion;
     const updated = await objects.guaranteedUpdate(
-      type,
-      ns,
-      name,
+      ctx.type,
+      ctx.ns,
+      ctx.route.name!,
       (current) => fromScale(current, body as KubeObject),
       {
-        ...write,
+        ...withManager(ctx, { user: ctx.user, dryRun: ctx.dryRun }),
+        subresource: "scale",
         ...(typeof rv === "string" && rv !== "" ? { expected: parseResourceVersion(rv) } : {}),
       },
     );
     return toScale(updated);
   }
 
-  function respond(status: number, body: unknown, accept: Accepted, type: ServedType, q: URLSearchParams): Response {
+  /** Reads a create or update body, checking duplicate fields as `fieldValidation` asks. */
+  async function readObject(ctx: Context, allowed: readonly string[]): Promise<Record<string, unknown>> {
+    const contentType = mediaType(ctx.req.headers.get("content-type")) || "application/json";
+    const format = bodyFormat(contentType, allowed);
+    const decoded = decodeObjectText(await readBody(ctx.req), format, "object");
+    if (format === "json") checkFields(ctx, undefined, undefined, decoded.text);
+    return decoded.value as Record<string, unknown>;
+  }
+
+  /**
+   * Applies `fieldValidation` to unknown fields of `body` (when `kind` is
+   * given) and to duplicate fields of a JSON `text` (when given). Unknown
+   * fields that are not refused are dropped, as Kubernetes drops them.
+   */
+  function checkFields(ctx: Context, kind?: string, body?: Record<string, unknown>, text?: string): void {
+    const unknown = kind && body ? unknownFields(kind, body) : [];
+    if (ctx.validation !== "Ignore") {
+      ctx.warnings.push(...fieldProblems(ctx.validation, {
+        unknown,
+        ...(text !== undefined ? { duplicate: duplicateFields(text) } : {}),
+      }));
+    }
+    if (body && unknown.length > 0) dropFields(body, unknown);
+  }
+
+  function respond(ctx: Context, status: number, body: unknown): Response {
+    const { accept, type, q } = ctx;
     if (accept.table && isTable(body, type)) {
       const items = isList(body) ? body.items : [body as KubeObject];
       const table = options.tables.toTable(type, items, { includeObject: q.get("includeObject") ?? "Object" });
@@ -577,7 +800,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       return json(status, table);
     }
     if (accept.yaml) {
-      return new Response(YAML.stringify(body), { status, headers: { "content-type": "application/yaml" } });
+      return complete(status, "application/yaml", YAML.stringify(body));
     }
     return json(status, body);
   }
@@ -588,6 +811,35 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
   }
 
   return handler;
+}
+
+/** Write options with the request's field manager, when it has one. */
+function withManager(ctx: Context, write: { user: User; dryRun: boolean }) {
+  return { ...write, ...(ctx.fieldManager !== undefined ? { fieldManager: ctx.fieldManager } : {}) };
+}
+
+/**
+ * The field manager of a write: `?fieldManager=`, or as Kubernetes derives
+ * it, the User-Agent up to its first "/" with unprintable characters
+ * dropped (`kubectl/v1.32.4 (linux/amd64) …` records as `kubectl`).
+ */
+function fieldManagerOf(q: URLSearchParams, userAgent: string | null): string {
+  const given = q.get("fieldManager");
+  if (given !== null && given !== "") {
+    if (given.length > 128 || /\p{C}/u.test(given)) {
+      throw new BadRequestError(
+        `Invalid fieldManager ${JSON.stringify(given.slice(0, 40))}: at most 128 printable characters`,
+      );
+    }
+    return given;
+  }
+  let prefix = "";
+  for (const char of (userAgent ?? "").split("/")[0]!) {
+    if (/\p{C}/u.test(char)) continue;
+    if (prefix.length + char.length > 128) break;
+    prefix += char;
+  }
+  return prefix.trim() || "unknown";
 }
 
 function isList(body: unknown): body is { items: KubeObject[]; metadata: Record<string, unknown> } {
@@ -601,15 +853,23 @@ function verbOf(method: string, route: ResourceRoute, watching: boolean): string
       if (route.name) return watching ? "watch" : "get";
       return watching ? "watch" : "list";
     case "POST":
+      if (route.name && !route.subresource) {
+        throw new MethodNotAllowedError("POST is not supported on a named object: POST to its collection to create it");
+      }
       return "create";
     case "PUT":
+      if (!route.name) throw new MethodNotAllowedError("PUT is not supported on a collection: PUT to a named object");
       return "update";
     case "PATCH":
+      if (!route.name) {
+        throw new MethodNotAllowedError("PATCH is not supported on a collection: PATCH a named object");
+      }
       return "patch";
     case "DELETE":
+      if (route.subresource) throw new MethodNotAllowedError(`DELETE is not supported on ${route.subresource}`);
       return route.name ? "delete" : "deletecollection";
   }
-  throw new MethodNotAllowedError(`${method} is not supported`);
+  throw new MethodNotAllowedError(`${method.slice(0, 20)} is not supported`);
 }
 
 function isTrue(value: string | null): boolean {
@@ -619,33 +879,19 @@ function isTrue(value: string | null): boolean {
 function intParam(q: URLSearchParams, name: string, min: number): number {
   const raw = q.get(name) ?? "";
   if (!/^-?[0-9]{1,15}$/.test(raw) || Number(raw) < min) {
-    throw new BadRequestError(`Invalid ${name} "${raw}": must be a whole number of at least ${min}`);
+    throw new BadRequestError(
+      `Invalid ${name} ${JSON.stringify(raw.slice(0, 40))}: must be a whole number of at least ${min}`,
+    );
   }
   return Number(raw);
 }
 
-async function readObject(req: Request, allowed: readonly string[]): Promise<Record<string, unknown>> {
-  const contentType = mediaType(req.headers.get("content-type")) || "application/json";
-  const format = bodyFormat(contentType, allowed);
-  return decodeObject(await readBody(req), format);
-}
-
 async function readOptionalObject(req: Request): Promise<Record<string, unknown> | undefined> {
+  if (!req.body) return undefined;
   const bytes = await readBody(req);
   if (bytes.byteLength === 0) return undefined;
   const contentType = mediaType(req.headers.get("content-type")) || "application/json";
-  return decodeObject(bytes, bodyFormat(contentType, JSON_TYPES));
-}
-
-function decodeJsonPatch(bytes: Uint8Array): unknown {
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (cause) {
-    throw new BadRequestError(`The JSON patch is not valid JSON: ${(cause as Error).message}`, { cause });
-  }
-  if (!Array.isArray(value)) throw new BadRequestError("A JSON patch must be an array of operations");
-  return value;
+  return decodeObject(bytes, bodyFormat(contentType, BODY_TYPES));
 }
 
 function checkTypeMeta(type: ServedType, body: Record<string, unknown>): void {
@@ -653,13 +899,13 @@ function checkTypeMeta(type: ServedType, body: Record<string, unknown>): void {
   if (body.apiVersion !== undefined && body.apiVersion !== apiVersion) {
     throw new BadRequestError(
       `The API version in the data (${
-        String(body.apiVersion)
+        String(body.apiVersion).slice(0, 100)
       }) does not match the expected API version (${apiVersion})`,
     );
   }
   if (body.kind !== undefined && body.kind !== type.kind) {
     throw new BadRequestError(
-      `The kind in the data (${String(body.kind)}) does not match the expected kind (${type.kind})`,
+      `The kind in the data (${String(body.kind).slice(0, 100)}) does not match the expected kind (${type.kind})`,
     );
   }
   if (
@@ -688,43 +934,77 @@ function checkBodyNamespace(type: ServedType, namespace: string | undefined, bod
   }
 }
 
-function deleteOptionsOf(body: Record<string, unknown> | undefined, q: URLSearchParams) {
+/**
+ * DeleteOptions from a body (DeleteOptions, or an Eviction's deleteOptions)
+ * and the query, with 400 for values of the wrong type. `prefix` names the
+ * fields in errors.
+ */
+function deleteOptionsOf(body: Record<string, unknown> | undefined, q: URLSearchParams, prefix: string) {
   const out: {
     gracePeriodSeconds?: number;
     propagationPolicy?: string;
     preconditions?: { uid?: string; resourceVersion?: string };
+    dryRun?: boolean;
   } = {};
+  if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
+    throw new BadRequestError(`Invalid ${prefix || "DeleteOptions"}: must be an object`);
+  }
+  const bad = (field: string, value: unknown, want: string) =>
+    new BadRequestError(`Invalid ${prefix}${field} ${JSON.stringify(value)?.slice(0, 60)}: ${want}`);
   const grace = body?.gracePeriodSeconds ??
     (q.has("gracePeriodSeconds") ? intParam(q, "gracePeriodSeconds", 0) : undefined);
   if (grace !== undefined && grace !== null) {
-    if (typeof grace !== "number" || !Number.isInteger(grace) || grace < 0) {
-      throw new BadRequestError(
-        `Invalid gracePeriodSeconds ${JSON.stringify(grace)}: must be a whole number of at least 0`,
-      );
+    if (typeof grace !== "number" || !Number.isSafeInteger(grace) || grace < 0) {
+      throw bad("gracePeriodSeconds", grace, "must be a whole number of at least 0");
     }
     out.gracePeriodSeconds = grace;
   }
+  const orphan = body?.orphanDependents ??
+    (q.has("orphanDependents") ? q.get("orphanDependents") === "true" : undefined);
+  if (orphan !== undefined && orphan !== null && typeof orphan !== "boolean") {
+    throw bad("orphanDependents", orphan, "must be true or false");
+  }
   const policy = body?.propagationPolicy ?? q.get("propagationPolicy") ??
-    ((body?.orphanDependents ?? q.get("orphanDependents")) === true || q.get("orphanDependents") === "true"
-      ? "Orphan"
-      : undefined);
+    (orphan === true ? "Orphan" : orphan === false ? "Background" : undefined);
   if (policy !== undefined && policy !== null) {
-    if (typeof policy !== "string") throw new BadRequestError("Invalid propagationPolicy: must be a string");
+    if (typeof policy !== "string") throw bad("propagationPolicy", policy, "must be a string");
     out.propagationPolicy = policy;
   }
-  const pre = body?.preconditions as { uid?: unknown; resourceVersion?: unknown } | undefined;
-  if (pre && typeof pre === "object") {
+  const pre = body?.preconditions;
+  if (pre !== undefined && pre !== null) {
+    if (typeof pre !== "object" || Array.isArray(pre)) throw bad("preconditions", pre, "must be an object");
+    const { uid, resourceVersion } = pre as { uid?: unknown; resourceVersion?: unknown };
     out.preconditions = {};
-    if (typeof pre.uid === "string") out.preconditions.uid = pre.uid;
-    if (typeof pre.resourceVersion === "string") out.preconditions.resourceVersion = pre.resourceVersion;
+    if (uid !== undefined && uid !== null) {
+      if (typeof uid !== "string") throw bad("preconditions.uid", uid, "must be a string");
+      out.preconditions.uid = uid;
+    }
+    if (resourceVersion !== undefined && resourceVersion !== null) {
+      if (typeof resourceVersion !== "string") {
+        throw bad("preconditions.resourceVersion", resourceVersion, "must be a string");
+      }
+      out.preconditions.resourceVersion = resourceVersion;
+    }
+  }
+  const dryRun = body?.dryRun;
+  if (dryRun !== undefined && dryRun !== null) {
+    if (!Array.isArray(dryRun) || dryRun.some((v) => v !== "All")) {
+      throw bad("dryRun", dryRun, 'the only supported value is ["All"]');
+    }
+    if (dryRun.length > 0) out.dryRun = true;
   }
   return out;
 }
 
 function toScale(obj: KubeObject): KubeObject {
-  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: { matchLabels?: Record<string, string> } };
+  const spec = (obj.spec ?? {}) as { replicas?: number; selector?: LabelSelector };
   const status = (obj.status ?? {}) as { replicas?: number };
-  const selector = Object.entries(spec.selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+  let selector = "";
+  try {
+    selector = selectorFromLabelSelector(spec.selector).toString();
+  } catch {
+    // A selector the object's validation let through but that does not parse: no selector.
+  }
   return {
     kind: "Scale",
     apiVersion: "autoscaling/v1",
@@ -742,15 +1022,19 @@ function toScale(obj: KubeObject): KubeObject {
 
 function fromScale(current: KubeObject, scale: KubeObject): KubeObject {
   const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas;
-  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0) {
+  if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0 || replicas > 2 ** 31 - 1) {
     throw new InvalidError("Scale", current.metadata.name ?? "", [{
       field: "spec.replicas",
       type: "FieldValueInvalid",
-      message: `Invalid value: ${JSON.stringify(replicas ?? null)}: must be greater than or equal to 0`,
+      message: `Invalid value: ${JSON.stringify(replicas ?? null)}: must be a whole number from 0 to 2147483647`,
     }], { group: "autoscaling" });
   }
   const next = structuredClone(current);
+  if (typeof next.spec !== "object" || next.spec === null) next.spec = {};
   (next.spec as Record<string, unknown>).replicas = replicas;
+  const rv = (scale.metadata as { resourceVersion?: unknown } | undefined)?.resourceVersion;
+  if (typeof rv === "string") next.metadata.resourceVersion = rv;
+  else delete next.metadata.resourceVersion;
   return next;
 }
 
@@ -759,17 +1043,28 @@ function successStatus(details?: Record<string, string>) {
 }
 
 function notFoundPath(path: string): NotFoundError {
-  return new NotFoundError(`the server could not find the requested resource: ${path}`);
+  return new NotFoundError(`the server could not find the requested resource: ${path.slice(0, 300)}`);
+}
+
+const encoder = new TextEncoder();
+
+/** A complete response, with its length (so the listener sends it in one piece). */
+function complete(status: number, contentType: string, text: string): Response {
+  const bytes = encoder.encode(text);
+  return new Response(bytes, {
+    status,
+    headers: { "content-type": contentType, "content-length": String(bytes.byteLength) },
+  });
 }
 
 function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  return complete(status, "application/json", JSON.stringify(body));
 }
 
 /** Turns any thrown value into a Kubernetes Status response; unknown errors become 500 with a clear message. */
 export function errorResponse(err: unknown): Response {
   if (err instanceof ApiError) return json(err.code, err.toStatus());
-  if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) {
+  if (err instanceof RangeError || err instanceof SyntaxError) {
     return json(400, new BadRequestError(err.message).toStatus());
   }
   console.error("API server: unexpected error:", err);

@@ -20,6 +20,7 @@ import {
   type KubeList,
   type KubeObject,
   NotFoundError,
+  recordUpdate,
   systemClock,
 } from "@skiff/api";
 import { encodeContinue, type KeyValue, type Store, type Watcher, type WatchEvent } from "../store/mod.ts";
@@ -62,6 +63,12 @@ export interface WriteOptions {
   user: User;
   /** Validate and admit, but do not write. */
   dryRun?: boolean;
+  /**
+   * Records the write in `metadata.managedFields` as an Update by this
+   * manager. Absent: managedFields are stored as the caller left them
+   * (server-side apply sets them itself).
+   */
+  fieldManager?: string;
 }
 
 /** Options of {@linkcode ObjectStore.delete}. */
@@ -117,6 +124,13 @@ export function parseResourceVersion(rv: string, what = "resourceVersion"): numb
   return Number(rv);
 }
 
+/**
+ * How often a write that lost a compare-and-swap race is retried against the
+ * newer object. Concurrent writers to one object win one per commit, so the
+ * last of N needs about N tries.
+ */
+const MAX_CONFLICT_RETRIES = 500;
+
 const GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789";
 
 function randomSuffix(): string {
@@ -133,6 +147,7 @@ export class ObjectStore {
   #store: Store;
   #clock: Clock;
   #admission: Admission[];
+  #leases = new Map<number, Promise<number>>();
 
   /** Creates object storage over `store`. */
   constructor(store: Store, options: { clock?: Clock; admission?: Admission[] } = {}) {
@@ -260,8 +275,9 @@ export class ObjectStore {
 
   /**
    * Creates an object: sets uid, creationTimestamp, generation, a generated
-   * name if asked; defaults, validates and admits it; writes it unless dry
-   * run. `AlreadyExistsError` if the name is taken.
+   * name if asked; defaults, validates and admits it; records the write in
+   * managedFields when `fieldManager` is set; writes it unless dry run.
+   * `AlreadyExistsError` if the name is taken.
    */
   async create(
     type: ServedType,
@@ -285,7 +301,7 @@ export class ObjectStore {
     type.strategy.prepareForCreate?.(obj);
     for (let attempt = 0;; attempt++) {
       if (generated) meta.name = `${meta.generateName}${randomSuffix()}`;
-      const candidate = clone(obj);
+      let candidate = clone(obj);
       type.defaults(candidate);
       this.#validate(type, candidate, undefined);
       await this.#admit({
@@ -297,15 +313,24 @@ export class ObjectStore {
         ...options,
       });
       this.#validate(type, candidate, undefined);
+      if (options.fieldManager !== undefined) {
+        candidate = this.#record(type, undefined, candidate, options.fieldManager, undefined);
+      }
       if (options.dryRun) return candidate;
+      const lease = await this.#leaseFor(type, 0);
       try {
         const result = await this.#store.create(
           this.key(type, namespace, candidate.metadata.name!),
           this.#encode(candidate),
+          lease ? { lease } : {},
         );
         candidate.metadata.resourceVersion = String(result.revision);
         return candidate;
       } catch (err) {
+        if (err instanceof NotFoundError && lease && attempt < 3) {
+          this.#forgetLeases();
+          continue;
+        }
         if (!(err instanceof AlreadyExistsError)) throw err;
         if (generated && attempt < 8) continue;
         throw new AlreadyExistsError(
@@ -329,39 +354,50 @@ export class ObjectStore {
     input: KubeObject,
     options: WriteOptions & { subresource?: string },
   ): Promise<KubeObject> {
-    const rv = input.metadata?.resourceVersion;
-    const expected = rv ? parseResourceVersion(rv, "metadata.resourceVersion") : undefined;
-    return this.guaranteedUpdate(type, namespace, name, () => clone(input), { ...options, expected });
+    return this.guaranteedUpdate(type, namespace, name, () => clone(input), { ...options, checkResourceVersion: true });
   }
 
   /**
    * Reads the object, asks `mutate` for its new state and writes it
    * conditionally on the revision read; on a conflict, reads and asks again
-   * (unless `expected` pins a revision, which then fails with
-   * `ConflictError`). The heart of update, patch and status writes.
+   * (unless `expected` pins a revision, or `checkResourceVersion` finds one
+   * in the new state: a stale one fails with `ConflictError`). The heart of
+   * update, patch and status writes.
+   *
+   * `subresource` decides what may change: `status` changes only status;
+   * `binding` spec and status (the pod's node and its PodScheduled
+   * condition); anything else (the main resource, `scale`) all but status,
+   * when the type has a status subresource.
    */
   async guaranteedUpdate(
     type: ServedType,
     namespace: string | undefined,
     name: string,
     mutate: (current: KubeObject) => KubeObject | Promise<KubeObject>,
-    options: WriteOptions & { subresource?: string; expected?: number },
+    options: WriteOptions & { subresource?: string; expected?: number; checkResourceVersion?: boolean },
   ): Promise<KubeObject> {
     for (let attempt = 0;; attempt++) {
       const kv = await this.#store.get(this.key(type, namespace, name));
       if (!kv) throw this.notFound(type, name);
       const current = this.decode(kv);
-      if (options.expected !== undefined && options.expected !== kv.modRevision) {
-        throw this.#conflict(
+      const stale = () =>
+        this.#conflict(
           type,
           name,
           "the object has been modified; please apply your changes to the latest version and try again",
         );
-      }
+      if (options.expected !== undefined && options.expected !== kv.modRevision) throw stale();
       const next = await mutate(clone(current));
       this.#checkIdentity(type, namespace, name, next);
-      const updated = this.#prepareUpdate(type, next, current, options.subresource);
-      if (sameObject(updated, current)) return current;
+      const pinned = options.checkResourceVersion ? next.metadata.resourceVersion : undefined;
+      if (pinned !== undefined && pinned !== null && pinned !== "") {
+        if (typeof pinned !== "string") {
+          throw new BadRequestError(`Invalid metadata.resourceVersion ${JSON.stringify(pinned)}: must be a string`);
+        }
+        if (parseResourceVersion(pinned, "metadata.resourceVersion") !== kv.modRevision) throw stale();
+      }
+      const retry = options.expected === undefined && !pinned && attempt < MAX_CONFLICT_RETRIES;
+      let updated = this.#prepareUpdate(type, next, current, options.subresource);
       await this.#admit({
         operation: "update",
         type,
@@ -372,30 +408,98 @@ export class ObjectStore {
         dryRun: options.dryRun ?? false,
       });
       this.#validate(type, updated, options.subresource === "binding" ? undefined : current);
+      if (options.fieldManager !== undefined) {
+        updated = this.#record(type, current, updated, options.fieldManager, options.subresource);
+      }
+      if (sameObject(updated, current)) return current;
       if (options.dryRun) return updated;
-      if (
-        updated.metadata.deletionTimestamp && (updated.metadata.finalizers ?? []).length === 0 &&
-        !type.strategy.deletionBlocked?.(updated)
-      ) {
+      if (this.#releasable(type, updated)) {
         try {
           await this.#store.delete(this.key(type, namespace, name), { expectedRevision: kv.modRevision });
           return updated;
         } catch (err) {
-          if (err instanceof ConflictError && options.expected === undefined && attempt < 20) continue;
+          if (err instanceof ConflictError && retry) continue;
           throw this.#mapWriteError(type, name, err);
         }
       }
+      const lease = await this.#leaseFor(type, kv.lease);
       try {
         const result = await this.#store.update(this.key(type, namespace, name), this.#encode(updated), {
           expectedRevision: kv.modRevision,
+          ...(lease ? { lease } : {}),
         });
         updated.metadata.resourceVersion = String(result.revision);
         return updated;
       } catch (err) {
-        if (err instanceof ConflictError && options.expected === undefined && attempt < 20) continue;
+        if (err instanceof ConflictError && retry) continue;
+        if (err instanceof NotFoundError && lease && lease !== kv.lease && attempt < MAX_CONFLICT_RETRIES) {
+          this.#forgetLeases();
+          continue;
+        }
         throw this.#mapWriteError(type, name, err);
       }
     }
+  }
+
+  /**
+   * True when a write leaves an object whose deletion was requested with
+   * nothing holding it: no finalizers, no grace period left to run, and
+   * nothing kind-specific (a namespace's spec.finalizers). It is then
+   * deleted instead of written, as Kubernetes does.
+   */
+  #releasable(type: ServedType, obj: KubeObject): boolean {
+    const meta = obj.metadata;
+    return Boolean(meta.deletionTimestamp) && (meta.finalizers ?? []).length === 0 &&
+      Number(meta.deletionGracePeriodSeconds ?? 0) === 0 && !type.strategy.deletionBlocked?.(obj);
+  }
+
+  #record(
+    type: ServedType,
+    previous: KubeObject | undefined,
+    updated: KubeObject,
+    manager: string,
+    subresource: string | undefined,
+  ): KubeObject {
+    const recorded = recordUpdate(previous, updated, {
+      manager,
+      now: new Date(this.#clock.now()),
+      ...(subresource ? { subresource } : {}),
+      ...(subresource !== "status" && hasSubresource(type, "status") ? { ignoredFields: ["status"] } : {}),
+    });
+    if (recorded.metadata.managedFields?.length === 0) delete recorded.metadata.managedFields;
+    return recorded;
+  }
+
+  /**
+   * The lease to attach to a write of `type`: for kinds that expire
+   * (`strategy.ttlSeconds`, Events), one shared lease per minute that
+   * outlives every object written in that minute by the ttl, so an object
+   * goes between ttl and ttl + 60 s after its last write, and the store
+   * grants one lease a minute however many events are written. Other kinds
+   * keep the lease they have (`current`).
+   */
+  async #leaseFor(type: ServedType, current: number): Promise<number> {
+    const ttl = type.strategy.ttlSeconds;
+    if (!ttl) return current;
+    const now = this.#clock.now();
+    const minute = Math.floor(now / 60_000);
+    let lease = this.#leases.get(minute);
+    if (!lease) {
+      for (const old of this.#leases.keys()) if (old < minute) this.#leases.delete(old);
+      const seconds = Math.ceil(((minute + 1) * 60_000 + ttl * 1000 - now) / 1000);
+      lease = this.#store.grantLease(seconds).then((granted) => granted.id);
+      const pending = lease;
+      lease.catch(() => {
+        if (this.#leases.get(minute) === pending) this.#leases.delete(minute);
+      });
+      this.#leases.set(minute, lease);
+    }
+    return await lease;
+  }
+
+  /** Forgets the cached leases after the store refused one (revoked, or expired by a clock jump). */
+  #forgetLeases(): void {
+    this.#leases.clear();
   }
 
   #mapWriteError(type: ServedType, name: string, err: unknown): unknown {
@@ -417,10 +521,13 @@ export class ObjectStore {
     }
     if (obj.metadata.name !== undefined && obj.metadata.name !== name) {
       throw new BadRequestError(
-        `the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`,
+        `the name of the object (${String(obj.metadata.name)}) does not match the name on the URL (${name})`,
       );
     }
-    if (type.namespaced && obj.metadata.namespace !== undefined && obj.metadata.namespace !== namespace) {
+    if (
+      type.namespaced && obj.metadata.namespace !== undefined && obj.metadata.namespace !== "" &&
+      obj.metadata.namespace !== namespace
+    ) {
       throw new BadRequestError(
         "the namespace of the provided object does not match the namespace sent on the request",
       );
@@ -434,18 +541,21 @@ export class ObjectStore {
       updated = clone(current);
       if ("status" in next) updated.status = next.status;
       else delete updated.status;
+      if (next.metadata.managedFields !== undefined) updated.metadata.managedFields = next.metadata.managedFields;
     } else {
       updated = next;
-      if (hasSubresource(type, "status")) {
+      if (subresource !== "binding" && hasSubresource(type, "status")) {
         if ("status" in current) updated.status = clone(current.status);
         else delete updated.status;
       }
     }
     const meta = updated.metadata;
     const old = current.metadata;
-    if (meta.uid !== undefined && meta.uid !== old.uid) {
-      throw new ConflictError(
-        `Precondition failed: UID in precondition: ${meta.uid}, UID in object meta: ${old.uid}`,
+    if (meta.uid !== undefined && meta.uid !== null && meta.uid !== "" && meta.uid !== old.uid) {
+      throw this.#conflict(
+        type,
+        old.name!,
+        `Precondition failed: UID in precondition: ${String(meta.uid)}, UID in object meta: ${old.uid}`,
       );
     }
     meta.name = old.name;
@@ -476,8 +586,10 @@ export class ObjectStore {
 
   /**
    * Deletes an object as Kubernetes does: at once when nothing holds it;
-   * otherwise sets deletionTimestamp and leaves it to finalizers (and, for
-   * pods on a node, to the node's graceful shutdown).
+   * otherwise sets deletionTimestamp (and bumps generation) and leaves it to
+   * finalizers and, for pods on a node, to the node's graceful shutdown. A
+   * second delete may only shorten the grace period; one that shortens it to
+   * 0 deletes an object no finalizer holds.
    */
   async delete(
     type: ServedType,
@@ -485,6 +597,12 @@ export class ObjectStore {
     name: string,
     options: DeleteObjectOptions,
   ): Promise<DeleteResult> {
+    const policy = options.propagationPolicy ?? type.strategy.defaultPropagation ?? "Background";
+    if (!["Background", "Foreground", "Orphan"].includes(policy)) {
+      throw new BadRequestError(
+        `Invalid propagationPolicy "${policy}": supported values are "Background", "Foreground", "Orphan"`,
+      );
+    }
     for (let attempt = 0;; attempt++) {
       const kv = await this.#store.get(this.key(type, namespace, name));
       if (!kv) throw this.notFound(type, name);
@@ -504,21 +622,6 @@ export class ObjectStore {
           `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`,
         );
       }
-      const next = clone(current);
-      const finalizers = new Set(next.metadata.finalizers ?? []);
-      const policy = options.propagationPolicy ?? type.strategy.defaultPropagation ?? "Background";
-      if (!["Background", "Foreground", "Orphan"].includes(policy)) {
-        throw new BadRequestError(
-          `Invalid propagationPolicy "${policy}": supported values are "Background", "Foreground", "Orphan"`,
-        );
-      }
-      if (!current.metadata.deletionTimestamp || finalizers.size > 0) {
-        if (policy === "Foreground") finalizers.add("foregroundDeletion");
-        if (policy === "Orphan") finalizers.add("orphan");
-      }
-      const grace = type.strategy.gracePeriod?.(current, options.gracePeriodSeconds);
-      const graceful = grace !== undefined && grace > 0;
-      const blocked = graceful || (grace === undefined && (type.strategy.deletionBlocked?.(current) ?? false));
       await this.#admit({
         operation: "delete",
         type,
@@ -528,43 +631,54 @@ export class ObjectStore {
         user: options.user,
         dryRun: options.dryRun ?? false,
       });
-      if (finalizers.size === 0 && !blocked) {
+      const next = clone(current);
+      const meta = next.metadata;
+      const finalizers = new Set(meta.finalizers ?? []);
+      if (policy === "Foreground") finalizers.add("foregroundDeletion");
+      if (policy === "Orphan") finalizers.add("orphan");
+      if (finalizers.size > 0) meta.finalizers = [...finalizers];
+      let grace = Math.max(0, type.strategy.gracePeriod?.(current, options.gracePeriodSeconds) ?? 0);
+      const now = this.#clock.now();
+      if (!current.metadata.deletionTimestamp) {
+        meta.deletionTimestamp = timestamp(now + grace * 1000);
+        meta.deletionGracePeriodSeconds = grace;
+        if (type.tracksGeneration) meta.generation = (meta.generation ?? 1) + 1;
+      } else {
+        const existing = Number(current.metadata.deletionGracePeriodSeconds ?? 0);
+        if (grace < existing) {
+          meta.deletionTimestamp = timestamp(now + grace * 1000);
+          meta.deletionGracePeriodSeconds = grace;
+        } else {
+          grace = existing;
+        }
+      }
+      type.strategy.prepareForDelete?.(next);
+      if (this.#releasable(type, next)) {
         if (options.dryRun) return { object: current, deleted: true };
         try {
           await this.#store.delete(this.key(type, namespace, name), { expectedRevision: kv.modRevision });
           return { object: current, deleted: true };
         } catch (err) {
-          if (err instanceof ConflictError && attempt < 20) continue;
+          if (err instanceof ConflictError && attempt < MAX_CONFLICT_RETRIES) continue;
           throw this.#mapWriteError(type, name, err);
         }
       }
-      const now = this.#clock.now();
-      if (current.metadata.deletionTimestamp) {
-        const existing = Date.parse(current.metadata.deletionTimestamp);
-        if (graceful && now + grace! * 1000 < existing) {
-          next.metadata.deletionTimestamp = timestamp(now + grace! * 1000);
-          next.metadata.deletionGracePeriodSeconds = grace;
-        }
-      } else {
-        next.metadata.deletionTimestamp = timestamp(now + (graceful ? grace! * 1000 : 0));
-        next.metadata.deletionGracePeriodSeconds = graceful ? grace : 0;
-      }
-      next.metadata.finalizers = [...finalizers];
-      if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
-      type.strategy.prepareForDelete?.(next);
       if (sameObject(next, current)) return { object: current, deleted: false };
       if (options.dryRun) return { object: next, deleted: false };
-      const { resourceVersion: _rv, ...meta } = next.metadata;
+      const lease = await this.#leaseFor(type, kv.lease);
       try {
-        const result = await this.#store.update(
-          this.key(type, namespace, name),
-          JSON.stringify({ ...next, metadata: meta }),
-          { expectedRevision: kv.modRevision },
-        );
+        const result = await this.#store.update(this.key(type, namespace, name), this.#encode(next), {
+          expectedRevision: kv.modRevision,
+          ...(lease ? { lease } : {}),
+        });
         next.metadata.resourceVersion = String(result.revision);
         return { object: next, deleted: false };
       } catch (err) {
-        if (err instanceof ConflictError && attempt < 20) continue;
+        if (err instanceof ConflictError && attempt < MAX_CONFLICT_RETRIES) continue;
+        if (err instanceof NotFoundError && lease && lease !== kv.lease && attempt < MAX_CONFLICT_RETRIES) {
+          this.#forgetLeases();
+          continue;
+        }
         throw this.#mapWriteError(type, name, err);
       }
     }
@@ -629,10 +743,10 @@ export class ObjectStore {
   }
 }
 
-/** True when two objects are the same apart from resourceVersion and managedFields times. */
+/** True when two objects are the same apart from resourceVersion. */
 function sameObject(a: KubeObject, b: KubeObject): boolean {
   const strip = (o: KubeObject) => {
-    const { resourceVersion: _rv, managedFields: _mf, ...meta } = o.metadata;
+    const { resourceVersion: _rv, ...meta } = o.metadata;
     return { ...o, metadata: meta };
   };
   return stableStringify(strip(a)) === stableStringify(strip(b));

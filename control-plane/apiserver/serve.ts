@@ -25,6 +25,11 @@ export interface ServeOptions {
   cert: string;
   /** Its private key (PEM). */
   key: string;
+  /**
+   * Called once shutdown has stopped accepting connections, before it waits
+   * for in-flight requests: end long-running responses here (watches).
+   */
+  onShutdown?: () => void;
 }
 
 /** A running server. */
@@ -34,8 +39,9 @@ export interface Server {
   /** The bound address. */
   hostname: string;
   /**
-   * Stops accepting connections, lets in-flight requests finish (up to
-   * `graceMs`), then closes what is left (open watches).
+   * Stops accepting connections, calls `onShutdown`, lets in-flight
+   * requests finish (up to `graceMs`, default 10 s; responses sent
+   * meanwhile close their connection), then closes what is left.
    */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -45,10 +51,14 @@ export function serveHttps(handler: (req: Request) => Promise<Response>, options
   const sockets = new Set<Socket>();
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  let stopping: Promise<void> | undefined;
   const server = https.createServer(
-    { cert: options.cert, key: options.key, noDelay: true, keepAlive: true, requestTimeout: 0 },
+    // requestTimeout bounds receiving a request (headers and body), not answering it: watches stay open, while a
+    // client that never finishes sending its body gets 408 instead of holding a connection forever.
+    { cert: options.cert, key: options.key, noDelay: true, keepAlive: true, requestTimeout: 60_000 },
     (req: IncomingMessage, res: ServerResponse) => {
       inFlight++;
+      if (stopping) res.shouldKeepAlive = false;
       bridge(handler, req, res).finally(() => {
         inFlight--;
         if (inFlight === 0) idle?.();
@@ -72,21 +82,51 @@ export function serveHttps(handler: (req: Request) => Promise<Response>, options
       resolve({
         port: address.port,
         hostname: address.address,
-        shutdown: async (graceMs = 10_000) => {
-          const closed = new Promise<void>((done) => server.close(() => done()));
-          server.closeIdleConnections();
-          if (inFlight > 0) {
-            await Promise.race([
-              new Promise<void>((done) => idle = done),
-              new Promise<void>((done) => setTimeout(done, graceMs)),
-            ]);
-          }
-          for (const socket of sockets) socket.destroy();
-          await closed;
-        },
+        shutdown: (graceMs = 10_000) =>
+          stopping ??= (async () => {
+            const closed = new Promise<void>((done) => server.close(() => done()));
+            server.closeIdleConnections();
+            options.onShutdown?.();
+            if (inFlight > 0) {
+              let timer: ReturnType<typeof setTimeout> | undefined;
+              await Promise.race([
+                new Promise<void>((done) => idle = done),
+                new Promise<void>((done) => timer = setTimeout(done, graceMs)),
+              ]);
+              clearTimeout(timer);
+            }
+            for (const socket of sockets) socket.destroy();
+            await closed;
+          })(),
       });
     });
   });
+}
+
+/** How much of an unread request body is read and dropped before answering (larger: the connection closes). */
+const DRAIN_LIMIT_BYTES = 256 * 1024;
+/** How long that may take. */
+const DRAIN_LIMIT_MS = 2000;
+
+async function drain(body: ReadableStream<Uint8Array> | null, limitBytes: number, limitMs: number): Promise<void> {
+  if (!body || body.locked) return;
+  const reader = body.getReader();
+  const deadline = Date.now() + limitMs;
+  let read = 0;
+  try {
+    while (read <= limitBytes) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const next = await Promise.race([
+        reader.read(),
+        new Promise<"late">((resolve) => timer = setTimeout(() => resolve("late"), Math.max(0, deadline - Date.now()))),
+      ]);
+      clearTimeout(timer);
+      if (next === "late" || next.done) return;
+      read += next.value.byteLength;
+    }
+  } catch {
+    // The client went away: nothing to drain.
+  }
 }
 
 async function bridge(
@@ -105,14 +145,16 @@ async function bridge(
       else if (value !== undefined) headers.set(name, value);
     }
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
-    response = await handler(
-      new Request(url, {
-        method: req.method ?? "GET",
-        headers,
-        signal: abort.signal,
-        ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
-      } as RequestInit),
-    );
+    const request = new Request(url, {
+      method: req.method ?? "GET",
+      headers,
+      signal: abort.signal,
+      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+    } as RequestInit);
+    response = await handler(request);
+    // A request refused before its body was read (401, 404, 415...): read the rest of a small body, as Go's
+    // server does, so the client gets to read the answer instead of a reset connection.
+    if (hasBody && !req.complete) await drain(request.body, DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS);
   } catch (err) {
     res.writeHead(400, { "content-type": "application/json" });
     res.end(JSON.stringify({
@@ -126,6 +168,9 @@ async function bridge(
     }));
     return;
   }
+  // A request body the handler did not read to the end (refused early: 413, 415, 404...) would stall the
+  // connection's next request behind it: answer, then close the connection instead of keeping it alive.
+  if (!req.complete) res.shouldKeepAlive = false;
   const outHeaders: Record<string, string> = {};
   response.headers.forEach((value, name) => outHeaders[name] = value);
   res.writeHead(response.status, outHeaders);
@@ -133,6 +178,8 @@ async function bridge(
     res.end();
     return;
   }
+  // Node sends headers with the first body chunk; a stream of unknown length (a watch) may have none for long.
+  if (!response.headers.has("content-length")) res.flushHeaders();
   const reader = response.body.getReader();
   abort.signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
   try {

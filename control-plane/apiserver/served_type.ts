@@ -19,7 +19,10 @@ export interface Strategy {
   prepareForDelete?(obj: KubeObject): void;
   /** Seconds of graceful deletion for this delete request, or undefined/0 for none. */
   gracePeriod?(obj: KubeObject, requested: number | undefined): number | undefined;
-  /** True while something other than finalizers holds a deleted object (a node stopping a pod). */
+  /**
+   * True while something other than finalizers and the grace period holds
+   * a deleted object (a namespace's spec.finalizers).
+   */
   deletionBlocked?(obj: KubeObject): boolean;
   /** The default propagationPolicy of deletes. */
   defaultPropagation?: "Background" | "Foreground" | "Orphan";
@@ -41,6 +44,8 @@ export interface ServedSubresource {
   kind: string;
   /** Verbs it supports. */
   verbs: readonly string[];
+  /** Checks a body of its own kind (Binding, Eviction, Scale); absent when the body is the parent object. */
+  validate?: (obj: unknown, old?: unknown) => readonly FieldError[];
 }
 
 /** A resource type served by the API server. */

@@ -53,9 +53,6 @@ const pod: Strategy = {
     const configured = field(obj, "spec.terminationGracePeriodSeconds");
     return typeof configured === "number" && configured >= 0 ? configured : 30;
   },
-  deletionBlocked(obj) {
-    return Boolean(field(obj, "spec.nodeName")) && Number(obj.metadata.deletionGracePeriodSeconds ?? 0) > 0;
-  },
   fieldLabels: labels(
     "spec.nodeName",
     "spec.restartPolicy",

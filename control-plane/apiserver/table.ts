@@ -6,8 +6,20 @@
  * @module
  */
 
-import type { Clock, KubeObject } from "@skiff/api";
-import { systemClock } from "@skiff/api";
+import {
+  age as printAge,
+  type Clock,
+  humanDuration,
+  type KubeObject,
+  type Node,
+  nodeRoles,
+  nodeStatus,
+  type Pod,
+  podReady,
+  podRestarts,
+  podStatus,
+  systemClock,
+} from "@skiff/api";
 import type { ServedType } from "./served_type.ts";
 
 /** One column of a Table. */
@@ -39,29 +51,7 @@ type Obj = Record<string, any>;
 type Cell = (obj: Obj, now: number) => unknown;
 type Column = [name: string, cell: Cell, priority?: number, type?: string];
 
-/** Kubernetes' HumanDuration: "45s", "5m10s", "3h", "2d4h", "1y20d". */
-export function humanDuration(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  if (seconds < -1) return "<invalid>";
-  if (seconds < 0) return "0s";
-  if (seconds < 120) return `${seconds}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 10) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m${seconds % 60}s`;
-  if (minutes < 180) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 8) return minutes % 60 === 0 ? `${hours}h` : `${hours}h${minutes % 60}m`;
-  if (hours < 48) return `${hours}h`;
-  if (hours < 192) return hours % 24 === 0 ? `${Math.floor(hours / 24)}d` : `${Math.floor(hours / 24)}d${hours % 24}h`;
-  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24)}d`;
-  if (hours < 24 * 365 * 8) {
-    const days = Math.floor(hours / 24) % 365;
-    return days === 0 ? `${Math.floor(hours / 24 / 365)}y` : `${Math.floor(hours / 24 / 365)}y${days}d`;
-  }
-  return `${Math.floor(hours / 24 / 365)}y`;
-}
-
-const age: Cell = (obj, now) =>
-  obj.metadata?.creationTimestamp ? humanDuration(now - Date.parse(obj.metadata.creationTimestamp)) : "<unknown>";
+const age: Cell = (obj, now) => printAge(obj.metadata?.creationTimestamp, now);
 const since = (time: string | undefined, now: number) => time ? humanDuration(now - Date.parse(time)) : "<unknown>";
 const none = (value: unknown) => value === undefined || value === null || value === "" ? "<none>" : value;
 const count = (value: unknown) => (value && typeof value === "object" ? Object.keys(value).length : 0);
@@ -80,74 +70,6 @@ const accessModes = (modes: string[] | undefined) =>
   (modes ?? []).map((m) =>
     ({ ReadWriteOnce: "RWO", ReadOnlyMany: "ROX", ReadWriteMany: "RWX", ReadWriteOncePod: "RWOP" })[m] ?? m
   ).join(",");
-
-/** The STATUS column kubectl shows for a pod. */
-export function podStatus(pod: Obj): string {
-  let reason: string = pod.status?.reason ?? pod.status?.phase ?? "Unknown";
-  const inits: Obj[] = pod.status?.initContainerStatuses ?? [];
-  let initializing = false;
-  for (let i = 0; i < inits.length; i++) {
-    const s = inits[i]!;
-    if (s.state?.terminated?.exitCode === 0) continue;
-    initializing = true;
-    if (s.state?.terminated) {
-      reason = s.state.terminated.reason
-        ? `Init:${s.state.terminated.reason}`
-        : `Init:ExitCode:${s.state.terminated.exitCode}`;
-    } else if (s.state?.waiting?.reason && s.state.waiting.reason !== "PodInitializing") {
-      reason = `Init:${s.state.waiting.reason}`;
-    } else {
-      reason = `Init:${i}/${(pod.spec?.initContainers ?? []).length}`;
-    }
-    break;
-  }
-  if (!initializing) {
-    let running = false;
-    for (const s of [...(pod.status?.containerStatuses ?? [])].reverse() as Obj[]) {
-      if (s.state?.waiting?.reason) reason = s.state.waiting.reason;
-      else if (s.state?.terminated?.reason) reason = s.state.terminated.reason;
-      else if (s.state?.terminated) {
-        reason = s.state.terminated.signal
-          ? `Signal:${s.state.terminated.signal}`
-          : `ExitCode:${s.state.terminated.exitCode}`;
-      } else if (s.ready && s.state?.running) running = true;
-    }
-    if (reason === "Completed" && running) {
-      const ready = (pod.status?.conditions ?? []).some((c: Obj) => c.type === "Ready" && c.status === "True");
-      reason = ready ? "Running" : "NotReady";
-    }
-  }
-  if (pod.metadata?.deletionTimestamp) reason = pod.status?.reason === "NodeLost" ? "Unknown" : "Terminating";
-  return reason;
-}
-
-function podRestarts(pod: Obj, now: number): string {
-  let restarts = 0;
-  let last: number | undefined;
-  for (const s of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])] as Obj[]) {
-    restarts += s.restartCount ?? 0;
-    const finished = s.lastState?.terminated?.finishedAt;
-    if (finished) last = Math.max(last ?? 0, Date.parse(finished));
-  }
-  return restarts > 0 && last ? `${restarts} (${humanDuration(now - last)} ago)` : String(restarts);
-}
-
-function nodeStatus(node: Obj): string {
-  const ready = (node.status?.conditions ?? []).find((c: Obj) => c.type === "Ready");
-  const parts = [ready?.status === "True" ? "Ready" : ready?.status === "False" ? "NotReady" : "Unknown"];
-  const power = node.metadata?.annotations?.["power.skiff.dev/state"];
-  if (power === "Sleeping" || power === "Waking") parts[0] = power;
-  if (node.spec?.unschedulable) parts.push("SchedulingDisabled");
-  return parts.join(",");
-}
-
-function nodeRoles(node: Obj): string {
-  const roles = Object.keys(node.metadata?.labels ?? {})
-    .filter((k) => k.startsWith("node-role.kubernetes.io/"))
-    .map((k) => k.slice("node-role.kubernetes.io/".length))
-    .filter((r) => r !== "");
-  return roles.sort().join(",") || "<none>";
-}
 
 function nodeAddress(node: Obj, type: string): string {
   return (node.status?.addresses ?? []).find((a: Obj) => a.type === type)?.address ?? "<none>";
@@ -184,12 +106,9 @@ function endpointsList(ep: Obj): string {
 
 const COLUMNS: Record<string, Column[]> = {
   Pod: [
-    ["Ready", (p) => {
-      const statuses: Obj[] = p.status?.containerStatuses ?? [];
-      return `${statuses.filter((s) => s.ready).length}/${(p.spec?.containers ?? []).length}`;
-    }],
-    ["Status", (p) => podStatus(p)],
-    ["Restarts", (p, now) => podRestarts(p, now)],
+    ["Ready", (p) => podReady(p as Pod)],
+    ["Status", (p) => podStatus(p as Pod)],
+    ["Restarts", (p, now) => podRestarts(p as Pod, now)],
     ["Age", age],
     ["IP", (p) => none(p.status?.podIP), 1],
     ["Node", (p) => none(p.spec?.nodeName), 1],
@@ -202,8 +121,8 @@ const COLUMNS: Record<string, Column[]> = {
   ],
   Namespace: [["Status", (n) => n.status?.phase ?? "Active"], ["Age", age]],
   Node: [
-    ["Status", nodeStatus],
-    ["Roles", nodeRoles],
+    ["Status", (n) => nodeStatus(n as Node)],
+    ["Roles", (n) => nodeRoles(n as Node)],
     ["Age", age],
     ["Version", (n) => n.status?.nodeInfo?.kubeletVersion ?? ""],
     ["Internal-IP", (n) => nodeAddress(n, "InternalIP"), 1],

@@ -15,3 +15,29 @@ export * from "./node_lifecycle.ts";
 export * from "./pod_gc.ts";
 export * from "./replicaset.ts";
 export * from "./statefulset.ts";
+
+import type { Controller } from "./controller.ts";
+import { DaemonSetController } from "./daemonset.ts";
+import { DeploymentController } from "./deployment.ts";
+import { EndpointsController } from "./endpoints.ts";
+import { GarbageCollector } from "./garbage_collector.ts";
+import { NamespaceController } from "./namespace.ts";
+import { NodeLifecycleController } from "./node_lifecycle.ts";
+import { PodGarbageCollector } from "./pod_gc.ts";
+import { ReplicaSetController } from "./replicaset.ts";
+import { StatefulSetController } from "./statefulset.ts";
+
+/** Every controller the control plane runs, freshly constructed. */
+export function defaultControllers(): Controller[] {
+  return [
+    new DeploymentController(),
+    new ReplicaSetController(),
+    new DaemonSetController(),
+    new StatefulSetController(),
+    new EndpointsController(),
+    new NodeLifecycleController(),
+    new GarbageCollector(),
+    new NamespaceController(),
+    new PodGarbageCollector(),
+  ];
+}

@@ -1,0 +1,324 @@
+/**
+ * Test support for the CLI: a real control plane in a temporary directory
+ * (HTTPS on a free loopback port), and the program run in process with its
+ * output captured, as a user would see it.
+ *
+ * @module
+ */
+
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import YAML from "yaml";
+import { type Clock, type KubeObject, systemClock } from "@skiff/api";
+import { ApiClient, writeKubeconfig } from "@skiff/client";
+import {
+  type ApiHandler,
+  createApi,
+  ensurePki,
+  newToken,
+  openStore,
+  type ServedType,
+  serveHttps,
+  startControlPlane,
+  SYSTEM_USER,
+  TOKEN_NAMESPACE,
+} from "@skiff/control-plane";
+import type { Io } from "./_io.ts";
+import { runCli } from "./main.ts";
+
+/** Where the shared test fixtures live. */
+export const TESTDATA = join(dirname(fileURLToPath(import.meta.url)), "testdata");
+
+/** What a run printed and returned. */
+export interface RunResult {
+  /** The exit code. */
+  code: number;
+  /** Standard output. */
+  stdout: string;
+  /** Standard error. */
+  stderr: string;
+}
+
+/** Options of {@linkcode captureIo}. */
+export interface CaptureOptions {
+  /** Environment variables (nothing else is visible). */
+  env?: Record<string, string>;
+  /** The clock the CLI reads. */
+  now?: () => number;
+  /** Standard input. */
+  stdin?: string | ReadableStream<Uint8Array>;
+  /** Pretend standard output and error are terminals. */
+  terminal?: boolean;
+  /** Stops long-running commands. */
+  signal?: AbortSignal;
+}
+
+/** An {@linkcode Io} whose output is kept in memory. */
+export function captureIo(options: CaptureOptions = {}): { io: Io; stdout(): string; stderr(): string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const decoder = new TextDecoder();
+  const env = options.env ?? {};
+  const stdin = options.stdin;
+  const io: Io = {
+    stdout: {
+      isTerminal: options.terminal ?? false,
+      write: (data) => void out.push(typeof data === "string" ? data : decoder.decode(data)),
+    },
+    stderr: {
+      isTerminal: options.terminal ?? false,
+      write: (data) => void err.push(typeof data === "string" ? data : decoder.decode(data)),
+    },
+    stdin: () =>
+      stdin instanceof ReadableStream ? stdin : new Blob([stdin ?? ""]).stream() as ReadableStream<Uint8Array>,
+    stdinIsTerminal: false,
+    env: (name) => env[name],
+    now: options.now ?? (() => Date.now()),
+  };
+  if (options.signal) io.signal = options.signal;
+  return { io, stdout: () => out.join(""), stderr: () => err.join("") };
+}
+
+/** A clock whose `now` the test sets; timers are real. */
+export class SetClock implements Clock {
+  /** The time it reads. */
+  time: number;
+
+  /** Creates a clock reading `time`. */
+  constructor(time: number) {
+    this.time = time;
+  }
+
+  /** The time set. */
+  now(): number {
+    return this.time;
+  }
+
+  /** A real timer. */
+  setTimeout(fn: () => void, ms: number): number {
+    return systemClock.setTimeout(fn, ms);
+  }
+
+  /** Cancels a real timer. */
+  clearTimeout(handle: number): void {
+    systemClock.clearTimeout(handle);
+  }
+}
+
+/** The API server a test runs against. */
+export interface TestServer {
+  /** Its HTTPS URL. */
+  url: string;
+  /** Its admin kubeconfig. */
+  kubeconfigPath: string;
+  /** The API handler, for in-process clients and direct object access. */
+  handler: ApiHandler;
+  /** The types it serves. */
+  types: ServedType[];
+  /** Its CA, serving certificate and key (PEM). */
+  pki: { caPem: string; certPem: string; keyPem: string };
+  /** Stops it and closes its store. */
+  stop(): Promise<void>;
+}
+
+/** A cluster for one test, and ways to drive the CLI against it. */
+export interface TestCluster {
+  /** The API server. */
+  server: TestServer;
+  /** Its admin kubeconfig. */
+  kubeconfig: string;
+  /** A client acting as the control plane itself, to arrange state (statuses, metrics, events). */
+  admin: ApiClient;
+  /** A temporary directory for the test's own files. */
+  dir: string;
+  /** Runs `skiff <args>` with KUBECONFIG pointing at the cluster (plus `env`). */
+  run(args: readonly string[], options?: CaptureOptions): Promise<RunResult>;
+}
+
+/** Options of {@linkcode withCluster}. */
+export interface ClusterOptions {
+  /** The control plane's clock (creation timestamps). */
+  clock?: Clock;
+  /**
+   * Serve the API alone, without the control plane's scheduler and
+   * controllers: for tests that play those parts themselves (writing
+   * deployment statuses and revisions, stopping evicted pods as an agent
+   * would), so nothing else writes the same objects.
+   */
+  apiOnly?: boolean;
+}
+
+/** The API server alone: PKI, store, API handler, HTTPS and an admin kubeconfig, as the control plane sets them up. */
+async function startApiOnly(dataDir: string, clock: Clock | undefined): Promise<TestServer> {
+  const pki = await ensurePki(join(dataDir, "pki"));
+  const store = openStore(`sqlite://${join(dataDir, "state.db")}`, clock ? { clock } : {});
+  const api = await createApi(store, clock ? { clock } : {});
+  const server = await serveHttps(api.handler, { port: 0, hostname: "127.0.0.1", cert: pki.certPem, key: pki.keyPem });
+  const url = `https://127.0.0.1:${server.port}`;
+  const admin = await newToken({ role: "admin", description: "test admin" });
+  const secrets = api.types.find((t) => t.kind === "Secret")!;
+  await api.handler.objects.create(secrets, TOKEN_NAMESPACE, admin.secret, { user: SYSTEM_USER });
+  const kubeconfigPath = join(dataDir, "admin.kubeconfig");
+  await writeKubeconfig(kubeconfigPath, {
+    server: url,
+    caPem: pki.caPem,
+    token: admin.token,
+    clusterName: "skiff",
+    userName: "skiff-admin",
+    contextName: "skiff",
+  });
+  return {
+    url,
+    kubeconfigPath,
+    handler: api.handler,
+    types: api.types,
+    pki,
+    async stop() {
+      api.close();
+      await server.shutdown();
+      await store.close();
+    },
+  };
+}
+
+/** Starts a control plane in a temporary directory, runs `fn`, and cleans everything up. */
+export async function withCluster(fn: (cluster: TestCluster) => Promise<void>, options: ClusterOptions = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "skiff-cli-" });
+  const dataDir = join(dir, "data");
+  const server: TestServer = options.apiOnly ? await startApiOnly(dataDir, options.clock) : await startControlPlane({
+    dataDir,
+    port: 0,
+    bind: "127.0.0.1",
+    log: () => {},
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const admin = new ApiClient({ server: "https://in-process", transport: server.handler.as(SYSTEM_USER) });
+  const cluster: TestCluster = {
+    server,
+    kubeconfig: server.kubeconfigPath,
+    admin,
+    dir,
+    async run(args, runOptions = {}) {
+      const captured = captureIo({
+        ...runOptions,
+        env: { KUBECONFIG: server.kubeconfigPath, HOME: dir, ...(runOptions.env ?? {}) },
+      });
+      const code = await runCli(args, captured.io);
+      return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+    },
+  };
+  try {
+    await fn(cluster);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Compares `actual` with the golden file `name` under testdata/golden (rewritten with UPDATE_GOLDEN=1). */
+export async function assertGolden(name: string, actual: string): Promise<void> {
+  const path = join(TESTDATA, "golden", name);
+  if (Deno.env.get("UPDATE_GOLDEN") === "1") {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await Deno.writeTextFile(path, actual);
+    return;
+  }
+  const expected = await Deno.readTextFile(path);
+  if (actual !== expected) {
+    throw new Error(`output differs from golden file ${path}:\n--- expected\n${expected}\n--- actual\n${actual}`);
+  }
+}
+
+/** Reads the objects of a YAML file under testdata. */
+export async function fixture(name: string): Promise<KubeObject[]> {
+  const text = await Deno.readTextFile(join(TESTDATA, name));
+  return YAML.parseAllDocuments(text).map((d) => d.toJS() as KubeObject).filter((o) => o);
+}
+
+/**
+ * Puts objects in the cluster as their owners would: metrics as the metrics
+ * source stores them (metrics.k8s.io is read-only through the API), other
+ * objects created through the API and then given their `status` through
+ * the status subresource, as agents and controllers report it.
+ */
+export async function seed(cluster: TestCluster, objects: readonly KubeObject[]): Promise<void> {
+  for (const obj of objects) {
+    if (obj.apiVersion === "metrics.k8s.io/v1beta1") {
+      const type = cluster.server.types.find((t) => t.group === "metrics.k8s.io" && t.kind === obj.kind)!;
+      await cluster.server.handler.objects.create(type, obj.metadata.namespace, structuredClone(obj), {
+        user: SYSTEM_USER,
+      });
+      continue;
+    }
+    const { status, ...rest } = obj;
+    const resource = cluster.admin.kind(obj.apiVersion!, obj.kind!);
+    const created = await resource.create(structuredClone(rest) as KubeObject);
+    if (status !== undefined) await resource.updateStatus({ ...created, status });
+  }
+}
+
+/** When the homelab fixture starts. */
+export const T0 = Date.UTC(2026, 0, 1);
+/** One hour in ms. */
+export const HOUR = 3_600_000;
+/** The time the homelab tests run at: three days after T0. */
+export const NOW = T0 + 3 * 24 * HOUR;
+
+/** Seeds the homelab fixture with creation times spread over three days, then sets the clock to NOW. */
+async function seedHomelab(cluster: TestCluster, clock: SetClock): Promise<void> {
+  const objects = await fixture("cluster.yaml");
+  for (const obj of objects) {
+    const offsets: Record<string, number> = {
+      "pi-1": 0,
+      "pi-2": 2 * HOUR,
+      "nuc": 30 * HOUR,
+      "web-1": 48 * HOUR,
+      "web-2": 70 * HOUR,
+      "db-0": NOW - T0 - 5 * 60_000 - 10_000,
+      "backup-28912": 71 * HOUR,
+    };
+    clock.time = T0 + (offsets[obj.metadata.name!] ?? 0);
+    await seed(cluster, [obj]);
+  }
+  clock.time = NOW;
+}
+
+/**
+ * Runs `fn` against a cluster seeded with the homelab fixture
+ * (testdata/cluster.yaml), the clock at NOW. The fixture plays the agents
+ * and controllers (node and pod statuses, metrics), so the API is served
+ * alone (`apiOnly`), and nothing else rewrites what the tests print.
+ */
+export function withHomelab(fn: (cluster: TestCluster, clock: SetClock) => Promise<void>): Promise<void> {
+  const clock = new SetClock(T0);
+  return withCluster(async (cluster) => {
+    await seedHomelab(cluster, clock);
+    await fn(cluster, clock);
+  }, { clock, apiOnly: true });
+}
+
+/** Capture options whose clock is `clock`. */
+export const at = (clock: SetClock): { now: () => number } => ({ now: () => clock.time });
+
+/**
+ * Serves the cluster's API behind a second HTTPS listener (same
+ * certificate, so the kubeconfig's CA trusts it) where `intercept` may
+ * answer some requests itself: the stand-in for endpoints that a later
+ * component will serve (pods/log and pods/exec, served by the node agent).
+ * Returns a kubeconfig that points at it.
+ */
+export async function serveInFront(
+  cluster: TestCluster,
+  intercept: (req: Request) => Response | Promise<Response> | undefined,
+): Promise<{ kubeconfig: string; stop(): Promise<void> }> {
+  const { certPem, keyPem } = cluster.server.pki;
+  const front = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, cert: certPem, key: keyPem, onListen() {} },
+    async (req) => await intercept(req) ?? await cluster.server.handler(req),
+  );
+  const config = YAML.parse(await Deno.readTextFile(cluster.kubeconfig));
+  config.clusters[0].cluster.server = `https://127.0.0.1:${front.addr.port}`;
+  const kubeconfig = join(cluster.dir, "front.kubeconfig");
+  await Deno.writeTextFile(kubeconfig, YAML.stringify(config));
+  return { kubeconfig, stop: () => front.shutdown() };
+}

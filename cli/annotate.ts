@@ -1,0 +1,34 @@
+/**
+ * `skiff annotate`: add, change (--overwrite) or remove (key-) annotations on objects.
+ *
+ * @module
+ */
+
+import { Command, Option } from "commander";
+import type { CliContext } from "./_context.ts";
+import { dryRunMode } from "./_flags.ts";
+import { runLabelOrAnnotate } from "./_label_annotate.ts";
+
+/** The `annotate` command's flags. */
+export function annotateCommand(ctx: CliContext): Command {
+  return new Command("annotate")
+    .description("add, change (--overwrite) or remove (key-) annotations (e.g. `skiff annotate deploy web owner=me`)")
+    .argument("<objects-and-changes...>", "<type> <name>… or <type>/<name>…, then KEY=VALUE… and KEY-…")
+    .option("--overwrite", "allow changing values that are already set")
+    .option("-l, --selector <selector>", "change the objects with these labels")
+    .option("--all", "change every object of the type in the namespace")
+    .option("--list", "print the current annotations instead")
+    .option("--resource-version <version>", "only if the object is still at this resourceVersion")
+    .addOption(new Option("--dry-run [mode]", "client or server: check without saving").argParser(dryRunMode))
+    .action(async (args: string[], options, command: Command) => {
+      await runLabelOrAnnotate(ctx, command, args, {
+        field: "annotations",
+        overwrite: Boolean(options.overwrite),
+        selector: options.selector,
+        all: Boolean(options.all),
+        list: Boolean(options.list),
+        dryRun: dryRunMode(options.dryRun),
+        resourceVersion: options.resourceVersion,
+      });
+    });
+}
