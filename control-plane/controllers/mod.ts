@@ -11,6 +11,7 @@ export * from "./endpoints.ts";
 export * from "./garbage_collector.ts";
 export * from "./manager.ts";
 export * from "./namespace.ts";
+export * from "./node_ipam.ts";
 export * from "./node_lifecycle.ts";
 export * from "./pod_gc.ts";
 export * from "./replicaset.ts";
@@ -22,6 +23,7 @@ import { DeploymentController } from "./deployment.ts";
 import { EndpointsController } from "./endpoints.ts";
 import { GarbageCollector } from "./garbage_collector.ts";
 import { NamespaceController } from "./namespace.ts";
+import { NodeIpamController } from "./node_ipam.ts";
 import { NodeLifecycleController } from "./node_lifecycle.ts";
 import { PodGarbageCollector } from "./pod_gc.ts";
 import { ReplicaSetController } from "./replicaset.ts";
@@ -35,6 +37,7 @@ export function defaultControllers(): Controller[] {
     new DaemonSetController(),
     new StatefulSetController(),
     new EndpointsController(),
+    new NodeIpamController(),
     new NodeLifecycleController(),
     new GarbageCollector(),
     new NamespaceController(),
