@@ -18,6 +18,7 @@ import {
   createApiHandler,
   createTableConverter,
   Discovery,
+  MetricsApi,
   namespaceLifecycle,
   newToken,
   nodeRestriction,
@@ -202,12 +203,14 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
   const types = servedTypes();
   const namespaceType = types.find((t) => t.kind === "Namespace")!;
   const tokens = await TokenAuthenticator.start(store, () => clock.now());
+  const metrics = new MetricsApi(types.find((t) => t.kind === "Pod")!, clock);
   const handler = createApiHandler({
     store,
     types,
     authenticate: (req) => tokens.authenticate(req),
     authorize,
     admission: [namespaceLifecycle(namespaceType), nodeRestriction],
+    resources: metrics.handlers(),
     discovery: new Discovery(types, SKIFF_VERSION),
     tables: createTableConverter(clock),
     clock,

@@ -93,6 +93,12 @@ export interface ApiHandlerOptions {
   tables: TableConverter;
   /** Extra subresource handlers, keyed `pods/log`. */
   subresources?: Record<string, SubresourceHandler>;
+  /**
+   * Handlers that serve a whole resource (every verb) instead of the store,
+   * keyed `group/plural` (e.g. `metrics.k8s.io/nodes`). They run after
+   * authentication and authorization.
+   */
+  resources?: Record<string, SubresourceHandler>;
   /** Time source. */
   clock?: Clock;
   /** Milliseconds between watch bookmarks (default 60 s). */
@@ -266,6 +272,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       namespace: route.namespace,
       name: route.name,
     });
+    const whole = options.resources?.[`${type.group}/${type.plural}`];
+    if (whole) return await whole(req, { route, type, user, objects });
     const served = route.subresource ? type.subresources.find((s) => s.name === route.subresource)!.verbs : type.verbs;
     if (!served.includes(verb)) {
       throw new MethodNotAllowedError(

@@ -9,6 +9,7 @@ export * from "./admission.ts";
 export * from "./auth.ts";
 export * from "./discovery.ts";
 export * from "./handler.ts";
+export * from "./metrics.ts";
 export * from "./object_store.ts";
 export * from "./serve.ts";
 export * from "./served_type.ts";
