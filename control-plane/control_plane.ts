@@ -26,6 +26,7 @@ import {
   servedTypes,
   serveHttps,
   type Server,
+  ServiceAllocator,
   TOKEN_NAMESPACE,
   TokenAuthenticator,
   type User,
@@ -204,12 +205,14 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
   const namespaceType = types.find((t) => t.kind === "Namespace")!;
   const tokens = await TokenAuthenticator.start(store, () => clock.now());
   const metrics = new MetricsApi(types.find((t) => t.kind === "Pod")!, clock);
+  const services = new ServiceAllocator(store);
+  await services.start();
   const handler = createApiHandler({
     store,
     types,
     authenticate: (req) => tokens.authenticate(req),
     authorize,
-    admission: [namespaceLifecycle(namespaceType), nodeRestriction],
+    admission: [namespaceLifecycle(namespaceType), nodeRestriction, services.admission],
     resources: metrics.handlers(),
     discovery: new Discovery(types, SKIFF_VERSION),
     tables: createTableConverter(clock),
@@ -236,6 +239,7 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
     close() {
       handler.closeWatches();
       tokens.close();
+      services.stop();
     },
   };
 }

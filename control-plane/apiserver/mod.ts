@@ -13,5 +13,6 @@ export * from "./metrics.ts";
 export * from "./object_store.ts";
 export * from "./serve.ts";
 export * from "./served_type.ts";
+export * from "./service_ips.ts";
 export * from "./strategies.ts";
 export * from "./table.ts";

@@ -109,6 +109,32 @@ const event: Strategy = {
   ),
 };
 
+const EXTERNAL_TYPES = new Set(["NodePort", "LoadBalancer"]);
+
+/**
+ * Services: a type change away from NodePort/LoadBalancer drops the fields
+ * only those types may have (node ports, externalTrafficPolicy, health
+ * check port) when the user left them as they were, as Kubernetes does.
+ */
+const service: Strategy = {
+  prepareForCreate(obj) {
+    delete obj.status;
+  },
+  prepareForUpdate(obj, old, subresource) {
+    if (subresource === "status") return;
+    const spec = (obj.spec ?? {}) as Obj;
+    const before = (old.spec ?? {}) as Obj;
+    if (EXTERNAL_TYPES.has(String(before.type)) && !EXTERNAL_TYPES.has(String(spec.type ?? "ClusterIP"))) {
+      if (spec.externalTrafficPolicy === before.externalTrafficPolicy) delete spec.externalTrafficPolicy;
+      if (spec.healthCheckNodePort === before.healthCheckNodePort) delete spec.healthCheckNodePort;
+      const oldPorts = (Array.isArray(before.ports) ? before.ports : []) as Obj[];
+      for (const port of (Array.isArray(spec.ports) ? spec.ports : []) as Obj[]) {
+        if (oldPorts.some((p) => p.nodePort === port.nodePort)) delete port.nodePort;
+      }
+    }
+  },
+};
+
 const resetStatus: Strategy = {
   prepareForCreate(obj) {
     delete obj.status;
@@ -124,6 +150,8 @@ export function strategyFor(kind: string, hasStatus: boolean): Strategy {
       return namespace;
     case "Event":
       return event;
+    case "Service":
+      return service;
     case "Secret":
       return { fieldLabels: labels("type") };
     case "Node":
