@@ -71,3 +71,22 @@ export const LABEL_NAMESPACE_NAME = "kubernetes.io/metadata.name";
 export const LABEL_SERVICE_NAME = "kubernetes.io/service-name";
 /** Label Deployments put on ReplicaSets and pods to tell templates apart. */
 export const LABEL_POD_TEMPLATE_HASH = "pod-template-hash";
+
+/** Node annotation: the hottest thermal zone in °C, as the agent last read it (`"61.5"`). */
+export const ANNOTATION_TEMPERATURE_CELSIUS = "hardware.skiff.dev/temperature-celsius";
+/** Node annotation: `"true"` while the node throttles its CPU (heat or undervoltage). */
+export const ANNOTATION_THROTTLED = "hardware.skiff.dev/throttled";
+/** Node annotation: measured CPU use, percent of the node's CPUs (`"37.2"`). */
+export const ANNOTATION_CPU_USAGE_PERCENT = "hardware.skiff.dev/cpu-usage-percent";
+/** Node annotation: measured memory working set, percent of the node's memory. */
+export const ANNOTATION_MEMORY_USAGE_PERCENT = "hardware.skiff.dev/memory-usage-percent";
+/** Node condition type: `True` while the node is too hot or throttled. */
+export const CONDITION_THERMAL_PRESSURE = "ThermalPressure";
+/** Taint the node lifecycle puts on thermally pressured nodes; pods tolerating it skip the Thermal filter. */
+export const TAINT_NODE_THERMAL_PRESSURE = "node.skiff.dev/thermal-pressure";
+/** Extended resources for host devices: `devices.skiff.dev/serial`, `…/camera`, `…/gpio`. */
+export const DEVICE_RESOURCE_PREFIX = "devices.skiff.dev/";
+/** Pod annotation: the architectures the pod's images run on, comma-separated (`arm64` or `amd64,arm64`). */
+export const ANNOTATION_POD_ARCH = "skiff.dev/arch";
+/** The scheduler gives no new pods to nodes hotter than this (°C); the agent reports ThermalPressure at 80 °C. */
+export const DEFAULT_MAX_TEMPERATURE_CELSIUS = 75;

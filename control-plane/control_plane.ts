@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { API_PORT, type Clock, INITIAL_NAMESPACES, type KubeObject, systemClock } from "@skiff/api";
 import { ApiClient, KubeconfigError, loadKubeconfig, writeKubeconfig } from "@skiff/client";
 import { ControllerManager, defaultControllers } from "./controllers/mod.ts";
+import { Scheduler } from "./scheduler/mod.ts";
 import { ensurePki, type Pki } from "./pki/mod.ts";
 import { openStore, type Store } from "./store/mod.ts";
 import {
@@ -152,7 +153,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
     manager = new ControllerManager({
       client,
-      controllers: defaultControllers(),
+      controllers: [new Scheduler({ clock }), ...defaultControllers()],
       identity: `${Deno.hostname()}-${Deno.pid}`,
       clock,
       log,

@@ -1,9 +1,12 @@
 /**
- * The Skiff node agent: hardware, runtime, pod network, volumes.
+ * The Skiff node agent: hardware, runtime, pod network, service proxy,
+ * volumes, and simulated nodes.
  *
  * @module
  */
 
 export * from "./hardware/mod.ts";
 export * from "./network/mod.ts";
+export * from "./runtime/mod.ts";
+export * from "./sim/mod.ts";
 export * from "./volume/mod.ts";

@@ -130,6 +130,8 @@ export function tokenRecordOf(secret: KubeObject): TokenRecord | undefined {
  */
 export class TokenAuthenticator {
   #tokens = new Map<string, TokenRecord>();
+  /** Tokens already checked, so requests skip hashing; emptied whenever any token Secret changes. */
+  #verified = new Map<string, TokenRecord>();
   #store: Store;
   #now: () => number;
   #abort = new AbortController();
@@ -153,6 +155,7 @@ export class TokenAuthenticator {
     (async () => {
       for await (const batch of watcher) {
         for (const ev of batch) {
+          this.#verified.clear();
           if (ev.type === "delete") this.#tokens.delete(ev.kv.key);
           else this.#apply(ev.kv.key, ev.kv.value);
         }
@@ -174,6 +177,17 @@ export class TokenAuthenticator {
 
   /** The record of a valid token, or undefined. */
   async verify(token: string): Promise<TokenRecord | undefined> {
+    const cached = this.#verified.get(token);
+    if (cached && (cached.expiresAt === undefined || cached.expiresAt > this.#now())) return cached;
+    const record = await this.#verify(token);
+    if (record) {
+      if (this.#verified.size >= 4096) this.#verified.clear();
+      this.#verified.set(token, record);
+    }
+    return record;
+  }
+
+  async #verify(token: string): Promise<TokenRecord | undefined> {
     const dot = token.indexOf(".");
     if (dot <= 0) return undefined;
     const id = token.slice(0, dot);

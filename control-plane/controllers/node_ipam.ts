@@ -32,6 +32,8 @@ export function subnets(clusterCidr: string, prefix: number): string[] {
 export class NodeIpamController extends QueueController {
   #nodes!: Informer<Node>;
   #ranges: string[];
+  /** How many cached nodes use each range. */
+  #inUse = new Map<string, number>();
   /** Ranges assigned but maybe not yet in the informer's cache. */
   #assigned = new Map<string, string>();
 
@@ -44,13 +46,27 @@ export class NodeIpamController extends QueueController {
   protected register(ctx: ControllerContext): void {
     this.#nodes = ctx.informers.for<Node>("v1", "Node");
     const seen = (node: Node) => {
-      if (node.spec?.podCIDR) this.#assigned.delete(node.metadata.name!);
+      if (node.spec?.podCIDR) {
+        this.#assigned.delete(node.metadata.name!);
+        this.#inUse.set(node.spec.podCIDR, (this.#inUse.get(node.spec.podCIDR) ?? 0) + 1);
+      }
       this.enqueue(objectKey(node));
+    };
+    const gone = (node: Node) => {
+      const range = node.spec?.podCIDR;
+      if (!range) return;
+      const count = (this.#inUse.get(range) ?? 1) - 1;
+      if (count > 0) this.#inUse.set(range, count);
+      else this.#inUse.delete(range);
     };
     this.#nodes.on({
       add: seen,
-      update: (_, node) => seen(node),
+      update: (old, node) => {
+        gone(old);
+        seen(node);
+      },
       delete: (node) => {
+        gone(node);
         this.#assigned.delete(node.metadata.name!);
         for (const waiting of this.#nodes.list()) if (!waiting.spec?.podCIDR) this.enqueue(objectKey(waiting));
       },
@@ -60,11 +76,8 @@ export class NodeIpamController extends QueueController {
   async reconcile(key: string): Promise<void> {
     const node = this.#nodes.get(key);
     if (!node || node.spec?.podCIDR || node.metadata.deletionTimestamp) return;
-    const used = new Set([
-      ...this.#nodes.list().map((n) => n.spec?.podCIDR).filter(Boolean),
-      ...this.#assigned.values(),
-    ]);
-    const free = this.#ranges.find((r) => !used.has(r));
+    const taken = (range: string) => this.#inUse.has(range) || [...this.#assigned.values()].includes(range);
+    const free = this.#ranges.find((r) => !taken(r));
     if (!free) {
       this.ctx.recorder.event(
         node,

@@ -22,6 +22,5 @@ export * from "./cache.ts";
 export * from "./scheduling_queue.ts";
 export * from "./summary.ts";
 export * from "./resources.ts";
-export * from "./hardware.ts";
 export { PLUGINS } from "./registry.ts";
 export { TAINT_THERMAL_PRESSURE } from "./plugins/thermal.ts";

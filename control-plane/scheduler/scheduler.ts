@@ -43,7 +43,7 @@ import type { Controller, ControllerContext } from "../controllers/controller.ts
 import { ClusterCache, holdsResources } from "./cache.ts";
 import { Framework } from "./find_node.ts";
 import { type Plugin, podInfo, type Snapshot } from "./framework.ts";
-import { DEFAULT_MAX_TEMPERATURE_CELSIUS } from "./hardware.ts";
+import { DEFAULT_MAX_TEMPERATURE_CELSIUS } from "@skiff/api";
 import { PLUGINS } from "./registry.ts";
 import { type QueuedPod, type QueueLengths, SchedulingQueue } from "./scheduling_queue.ts";
 import { EventPump } from "./_event_pump.ts";
@@ -99,8 +99,8 @@ export interface SchedulerStats {
 
 /** Percent of nodes to find feasible before scoring, when many (at least 100 are). */
 export const DEFAULT_PERCENTAGE_OF_NODES_TO_SCORE = 5;
-/** The reason on PodScheduled=False. */
-export const REASON_UNSCHEDULABLE = "Unschedulable";
+/** The reason on PodScheduled=False when no node fits. */
+export const CONDITION_REASON_UNSCHEDULABLE = "Unschedulable";
 /** Longest a FailedScheduling event is not repeated while its message stays the same. */
 const EVENT_REPEAT_MS = 60_000;
 /** Work the loop does before letting informer events and replies in. */
@@ -349,7 +349,10 @@ export class Scheduler implements Controller {
       this.#events?.event(pod, "Warning", "FailedScheduling", message);
     }
     const condition = pod.status?.conditions?.find((c) => c.type === "PodScheduled");
-    if (condition?.status === "False" && condition.reason === REASON_UNSCHEDULABLE && condition.message === message) {
+    if (
+      condition?.status === "False" && condition.reason === CONDITION_REASON_UNSCHEDULABLE &&
+      condition.message === message
+    ) {
       return;
     }
     const { name, namespace } = pod.metadata;
@@ -360,7 +363,7 @@ export class Scheduler implements Controller {
             conditions: [{
               type: "PodScheduled",
               status: "False",
-              reason: REASON_UNSCHEDULABLE,
+              reason: CONDITION_REASON_UNSCHEDULABLE,
               message,
               lastProbeTime: null,
               lastTransitionTime: condition?.status === "False" && condition.lastTransitionTime

@@ -28,7 +28,6 @@
  * @module
  */
 
-export type { Exec, ExecOptions, ExecResult } from "../_exec.ts";
 export * from "./readings.ts";
 export {
   CHEAP_AREAS,

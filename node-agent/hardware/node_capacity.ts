@@ -7,12 +7,12 @@
  * @module
  */
 
+import { DEVICE_RESOURCE_PREFIX } from "@skiff/api";
 import { Quantity, type ResourceList } from "@skiff/api";
 import { DEVICE_KINDS, type DeviceKind, type HardwareReadings } from "./readings.ts";
 import { type PressureThresholds, resolveThresholds } from "./thresholds.ts";
 
-/** Prefix of the extended resources naming host devices: `devices.skiff.dev/serial`. */
-export const DEVICE_RESOURCE_PREFIX = "devices.skiff.dev/";
+export { DEVICE_RESOURCE_PREFIX };
 
 /** The extended resource of a device kind: `devices.skiff.dev/<kind>`. */
 export function deviceResourceName(kind: DeviceKind): string {

@@ -7,14 +7,14 @@
  * @module
  */
 
+import { CONDITION_THERMAL_PRESSURE } from "@skiff/api";
 import type { Condition } from "@skiff/api";
 import { rfc3339 } from "./_format.ts";
 import type { HardwareReadings } from "./readings.ts";
 import { describeThrottling, isThrottled } from "./thermal.ts";
 import { type PressureThresholds, resolveThresholds } from "./thresholds.ts";
 
-/** Skiff's condition: the node is too hot or its CPU is throttled. */
-export const CONDITION_THERMAL_PRESSURE = "ThermalPressure";
+export { CONDITION_THERMAL_PRESSURE };
 
 /** Options of {@linkcode nodeConditions}. */
 export interface NodeConditionsOptions {

@@ -9,17 +9,23 @@
  * @module
  */
 
+import {
+  ANNOTATION_CPU_USAGE_PERCENT,
+  ANNOTATION_MEMORY_USAGE_PERCENT,
+  ANNOTATION_TEMPERATURE_CELSIUS,
+  ANNOTATION_THROTTLED,
+} from "@skiff/api";
 import type { HardwareReadings } from "./readings.ts";
 import { isThrottled } from "./thermal.ts";
 
 /** Hottest thermal zone in °C with one decimal, e.g. `81.5`. */
-export const ANNOTATION_TEMPERATURE = "hardware.skiff.dev/temperature-celsius";
+export const ANNOTATION_TEMPERATURE: string = ANNOTATION_TEMPERATURE_CELSIUS;
 /** `true` while the CPU is throttled, frequency capped or at its soft temperature limit; else `false`. */
-export const ANNOTATION_THROTTLED = "hardware.skiff.dev/throttled";
+export { ANNOTATION_THROTTLED };
 /** Busy share of all cores over the last window, 0-100 with one decimal. */
-export const ANNOTATION_CPU_USAGE = "hardware.skiff.dev/cpu-usage-percent";
+export const ANNOTATION_CPU_USAGE: string = ANNOTATION_CPU_USAGE_PERCENT;
 /** Working set as a share of memory, 0-100 with one decimal. */
-export const ANNOTATION_MEMORY_USAGE = "hardware.skiff.dev/memory-usage-percent";
+export const ANNOTATION_MEMORY_USAGE: string = ANNOTATION_MEMORY_USAGE_PERCENT;
 /** Used share of the data directory's file system, 0-100 with one decimal. */
 export const ANNOTATION_DISK_USAGE = "hardware.skiff.dev/disk-usage-percent";
 /** Bytes received per second over physical interfaces, rounded. */

@@ -74,3 +74,31 @@ export {
   SKIFF_ROUTE_PROTOCOL,
   type SyncRoutesRequest,
 } from "./routes.ts";
+export {
+  buildRuleset,
+  DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+  isUpdatable,
+  MASQUERADE_MARK,
+  type NftChain,
+  type NftElement,
+  type NftRuleset,
+  type NftSet,
+  type NftTableContents,
+  type ProxyEndpoint,
+  type ProxyProtocol,
+  type ProxyService,
+  type ProxyServicePort,
+  type ProxyState,
+  renderRuleset,
+  renderTransaction,
+  SKIFF_TABLE,
+  type TransactionBase,
+} from "./nft_ruleset.ts";
+export { type NftApplyOptions, type NftApplyReport, NftTable, type NftTableOptions } from "./nft_table.ts";
+export {
+  proxyServices,
+  type ProxyServicesResult,
+  ServiceProxy,
+  type ServiceProxyApplyReport,
+  type ServiceProxyOptions,
+} from "./service_proxy.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { ANNOTATION_CPU_USAGE_PERCENT, ANNOTATION_MEMORY_USAGE_PERCENT } from "../hardware.ts";
+import { ANNOTATION_CPU_USAGE_PERCENT, ANNOTATION_MEMORY_USAGE_PERCENT } from "@skiff/api";
 import { MAX_NODE_SCORE, type NodeInfo, type Plugin } from "../framework.ts";
 
 /** The plugin's name. */

@@ -8,7 +8,7 @@
  */
 
 import { LABEL_ARCH } from "@skiff/api";
-import { ANNOTATION_POD_ARCH } from "../hardware.ts";
+import { ANNOTATION_POD_ARCH } from "@skiff/api";
 import type { Plugin } from "../framework.ts";
 
 /** The plugin's name. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { DEVICE_RESOURCE_PREFIX } from "../hardware.ts";
+import { DEVICE_RESOURCE_PREFIX } from "@skiff/api";
 import type { NodeInfo, Plugin, PodInfo } from "../framework.ts";
 
 /** The plugin's name. */

@@ -10,13 +10,18 @@
  */
 
 import { type Node, tolerates } from "@skiff/api";
-import { ANNOTATION_TEMPERATURE_CELSIUS, ANNOTATION_THROTTLED, CONDITION_THERMAL_PRESSURE } from "../hardware.ts";
+import {
+  ANNOTATION_TEMPERATURE_CELSIUS,
+  ANNOTATION_THROTTLED,
+  CONDITION_THERMAL_PRESSURE,
+  TAINT_NODE_THERMAL_PRESSURE,
+} from "@skiff/api";
 import { MAX_NODE_SCORE, type Plugin, type PluginConfig } from "../framework.ts";
 
 /** The plugin's name. */
 export const THERMAL = "Thermal";
 /** The taint key whose NoSchedule toleration lets a pod ignore this plugin's filter. */
-export const TAINT_THERMAL_PRESSURE = "node.skiff.dev/thermal-pressure";
+export const TAINT_THERMAL_PRESSURE: string = TAINT_NODE_THERMAL_PRESSURE;
 /** Why a throttling node was refused. */
 export const REASON_THROTTLED = "node(s) were throttled";
 /** Why a node with the ThermalPressure condition was refused. */
