@@ -21,6 +21,7 @@ import {
   TAINT_NODE_DISK_PRESSURE,
   TAINT_NODE_MEMORY_PRESSURE,
   TAINT_NODE_NOT_READY,
+  TAINT_NODE_THERMAL_PRESSURE,
   TAINT_NODE_UNREACHABLE,
   TAINT_NODE_UNSCHEDULABLE,
   type Toleration,
@@ -62,6 +63,7 @@ export function daemonPodTolerations(tolerations: readonly Toleration[] = [], ho
     { key: TAINT_NODE_MEMORY_PRESSURE, operator: "Exists", effect: "NoSchedule" },
     { key: TAINT_NODE_PID_PRESSURE, operator: "Exists", effect: "NoSchedule" },
     { key: TAINT_NODE_UNSCHEDULABLE, operator: "Exists", effect: "NoSchedule" },
+    { key: TAINT_NODE_THERMAL_PRESSURE, operator: "Exists", effect: "NoSchedule" },
   ];
   if (hostNetwork) added.push({ key: TAINT_NODE_NETWORK_UNAVAILABLE, operator: "Exists", effect: "NoSchedule" });
   const same = (a: Toleration, b: Toleration) =>

@@ -58,6 +58,7 @@ Deno.test("daemonPodTolerations() adds the Kubernetes daemon tolerations and rep
     "node.kubernetes.io/memory-pressure:NoSchedule",
     "node.kubernetes.io/pid-pressure:NoSchedule",
     "node.kubernetes.io/unschedulable:NoSchedule",
+    "node.skiff.dev/thermal-pressure:NoSchedule",
   ]);
   assert.equal(tolerations[1]!.tolerationSeconds, undefined);
 });

@@ -17,6 +17,7 @@
 
 import {
   type Condition,
+  CONDITION_THERMAL_PRESSURE,
   ConflictError,
   type Lease,
   type Node,
@@ -29,6 +30,7 @@ import {
   TAINT_NODE_DISK_PRESSURE,
   TAINT_NODE_MEMORY_PRESSURE,
   TAINT_NODE_NOT_READY,
+  TAINT_NODE_THERMAL_PRESSURE,
   TAINT_NODE_UNREACHABLE,
   TAINT_NODE_UNSCHEDULABLE,
 } from "@skiff/api";
@@ -52,6 +54,7 @@ const MANAGED_TAINTS = new Set([
   TAINT_NODE_PID_PRESSURE,
   TAINT_NODE_NETWORK_UNAVAILABLE,
   TAINT_NODE_UNSCHEDULABLE,
+  TAINT_NODE_THERMAL_PRESSURE,
 ]);
 
 /** Options of {@linkcode NodeLifecycleController}. */
@@ -85,6 +88,7 @@ export function conditionTaints(node: Node, now: number): Taint[] {
   if (isTrue("DiskPressure")) want.push({ key: TAINT_NODE_DISK_PRESSURE, effect: "NoSchedule" });
   if (isTrue("PIDPressure")) want.push({ key: TAINT_NODE_PID_PRESSURE, effect: "NoSchedule" });
   if (isTrue("NetworkUnavailable")) want.push({ key: TAINT_NODE_NETWORK_UNAVAILABLE, effect: "NoSchedule" });
+  if (isTrue(CONDITION_THERMAL_PRESSURE)) want.push({ key: TAINT_NODE_THERMAL_PRESSURE, effect: "NoSchedule" });
   if (node.spec?.unschedulable) want.push({ key: TAINT_NODE_UNSCHEDULABLE, effect: "NoSchedule" });
   const current = node.spec?.taints ?? [];
   return [

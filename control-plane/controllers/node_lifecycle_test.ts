@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ApiClient } from "@skiff/client";
 import { type Event, type Lease, ManualClock, type Node, type Pod, type ReplicaSet, type Toleration } from "@skiff/api";
-import { NODE_STATUS_UNKNOWN_MESSAGE, NodeLifecycleController } from "./node_lifecycle.ts";
+import { conditionTaints, NODE_STATUS_UNKNOWN_MESSAGE, NodeLifecycleController } from "./node_lifecycle.ts";
 import { ReplicaSetController } from "./replicaset.ts";
 import { createNode, listOf, runPod, startTestCluster, waitFor } from "./_testing.ts";
 
@@ -212,4 +212,21 @@ Deno.test("NodeLifecycleController evicts intolerant pods at once and holds evic
     async () => (await getPod(client, "other")).metadata.deletionTimestamp,
   );
   assert.deepEqual(taintsOf(await t.nodes.get("pi-2")), ["maintenance:NoExecute"], "other taints are left alone");
+});
+
+Deno.test("conditionTaints() taints a node under ThermalPressure so only tolerating pods are scheduled there", () => {
+  const node: Node = {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name: "pi" },
+    status: {
+      conditions: [
+        { type: "Ready", status: "True" as const },
+        { type: "ThermalPressure", status: "True" as const },
+      ],
+    },
+  };
+  assert.deepEqual(conditionTaints(node, 0).map((t) => `${t.key}:${t.effect}`), [
+    "node.skiff.dev/thermal-pressure:NoSchedule",
+  ]);
 });
