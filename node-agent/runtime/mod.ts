@@ -1,8 +1,11 @@
 /**
  * The node agent's container runtime seam: the `Runtime` interface, the
  * container labels that tie containers to pods, the in-memory
- * `FakeRuntime` (unit tests and simulated nodes). Every implementation
- * passes the conformance suite in `conformance.ts`.
+ * `FakeRuntime` (unit tests and simulated nodes) and `ContainerdRuntime`
+ * (containerd through `ctr`), with what goes around it: `ensureContainerd`
+ * (find or start a containerd), `startImageImport` (airgap image archives)
+ * and the CRI-format container log readers. Every implementation passes the
+ * conformance suite in `conformance.ts`.
  *
  * @example
  * ```ts
@@ -24,3 +27,8 @@
 
 export * from "./runtime.ts";
 export * from "./fake_runtime.ts";
+export * from "./containerd_runtime.ts";
+export * from "./containerd_daemon.ts";
+export * from "./image_import.ts";
+export * from "./container_log.ts";
+export type { LogRotation } from "./_log_writer.ts";
