@@ -99,7 +99,7 @@ export function openDatabase(
     }
     db.exec(`PRAGMA synchronous = ${options.durable ? "FULL" : "OFF"}`);
     db.exec("PRAGMA journal_size_limit = 67108864");
-    db.exec("PRAGMA cache_size = -8000");
+    db.exec("PRAGMA cache_size = -2000");
     db.exec("PRAGMA temp_store = MEMORY");
     db.exec("BEGIN IMMEDIATE");
     db.exec(SCHEMA);

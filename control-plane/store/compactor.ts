@@ -28,7 +28,7 @@ export interface Compactable {
   /** Drops history at and below a revision. */
   compact(revision: number): Promise<void>;
   /** Moves the WAL into the main file; true while free space remains worth reclaiming. */
-  checkpoint(): boolean;
+  checkpoint(): Promise<boolean>;
 }
 
 /** Runs compaction periodically on an injected clock. */
@@ -102,10 +102,10 @@ export class Compactor {
     this.#lastSeen = current;
     if (target > 0) {
       await this.#store.compact(target);
-      this.#reclaiming = this.#store.checkpoint();
+      this.#reclaiming = await this.#store.checkpoint();
       this.#checkpointed = current;
     } else if (this.#reclaiming || (idle && current !== this.#checkpointed)) {
-      this.#reclaiming = this.#store.checkpoint();
+      this.#reclaiming = await this.#store.checkpoint();
       this.#checkpointed = current;
     }
   }

@@ -39,6 +39,7 @@ import type {
 import { decodeContinue, encodeContinue, prefixEnd } from "./_keys.ts";
 import { messageOf, openDatabase } from "./_sqlite_schema.ts";
 import { WatchHub } from "./watch_hub.ts";
+import { SqliteWriter, type Write } from "./_sqlite_writer.ts";
 import { Compactor, type CompactorOptions } from "./compactor.ts";
 import { type HeadState, KeyIndex } from "./key_index.ts";
 
@@ -159,16 +160,14 @@ export class SqliteStore implements Store {
   #compacting: Promise<void> | undefined;
   #stmts: {
     row: StatementSync;
-    insertLog: StatementSync;
-    insertLease: StatementSync;
-    touchLease: StatementSync;
-    deleteLease: StatementSync;
-    setMeta: StatementSync;
     history: StatementSync;
     rows: StatementSync;
-    vacuum: StatementSync;
     pages: StatementSync;
   };
+  #writer: SqliteWriter;
+  #committing: Promise<void> | undefined;
+  /** Rows written by the batch being applied, not yet in the file. */
+  #batchRows: Map<number, KeyValue> | undefined;
   #stats: SqliteStoreStats = { writes: 0, commits: 0, diskWrites: 0 };
 
   /** Opens the store; prefer {@linkcode openSqliteStore}. */
@@ -176,23 +175,17 @@ export class SqliteStore implements Store {
     this.#path = options.path;
     this.#clock = options.clock ?? systemClock;
     this.#groupCommit = options.groupCommit ?? true;
+    if (options.path === ":memory:") {
+      throw new TypeError("An in-memory store is not supported: give a file path (a temp file for a throwaway store)");
+    }
     this.#db = openDatabase(options.path, { durable: options.durable ?? true });
     const db = this.#db;
     this.#stmts = {
       row: db.prepare(`SELECT ${COLUMNS} FROM log WHERE revision = ?`),
-      insertLog: db.prepare(
-        "INSERT INTO log (revision, key, created, deleted, create_revision, prev_revision, lease, value) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      ),
-      insertLease: db.prepare("INSERT INTO leases (id, ttl, expires_at) VALUES (?, ?, ?)"),
-      touchLease: db.prepare("UPDATE leases SET expires_at = ? WHERE id = ?"),
-      deleteLease: db.prepare("DELETE FROM leases WHERE id = ?"),
-      setMeta: db.prepare("UPDATE meta SET value = ? WHERE name = ?"),
       history: db.prepare(`SELECT ${COLUMNS} FROM log WHERE revision > ? AND revision <= ? ORDER BY revision LIMIT ?`),
       rows: db.prepare(
         "SELECT revision, key, create_revision, lease, value FROM log WHERE revision IN (SELECT value FROM json_each(?))",
       ),
-      vacuum: db.prepare("PRAGMA incremental_vacuum(2048)"),
       pages: db.prepare(
         "SELECT p.page_count AS total, f.freelist_count AS free FROM pragma_page_count() AS p, pragma_freelist_count() AS f",
       ),
@@ -220,6 +213,7 @@ export class SqliteStore implements Store {
     ) {
       this.#leases.set(row.id, { id: row.id, ttl: row.ttl, expiresAt: row.expires_at });
     }
+    this.#writer = new SqliteWriter(options.path, options.durable ?? true);
     this.#hub = new WatchHub({
       replay: (range) => this.#replay(range),
       currentRevision: () => this.#revision,
@@ -297,6 +291,8 @@ export class SqliteStore implements Store {
   }
 
   #kvAt(revision: number): KeyValue {
+    const pending = this.#batchRows?.get(revision);
+    if (pending) return pending;
     const row = this.#stmts.row.get(revision) as Row | undefined;
     if (!row) {
       throw new ServiceUnavailableError(
@@ -411,19 +407,21 @@ export class SqliteStore implements Store {
     }
     if (revision > this.#compactRevision) {
       this.#compactRevision = revision;
-      this.#stmts.setMeta.run(revision, "compact_revision");
-      this.#stats.diskWrites++;
       this.#index.compact(revision);
       const previous = this.#compacting ?? Promise.resolve();
-      this.#compacting = previous.then(() => this.#runCompaction(revision));
+      this.#compacting = previous.then(async () => {
+        await this.#writer.setMeta("compact_revision", revision);
+        this.#stats.diskWrites++;
+        await this.#runCompaction(revision);
+      });
     }
     await this.#compacting;
   }
 
   /** Resolves once queued writes are committed and any running compaction has finished. */
   async settled(): Promise<void> {
-    while (this.#pending.length > 0 || this.#flushScheduled) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#pending.length > 0 || this.#flushScheduled || this.#committing) {
+      await (this.#committing ?? new Promise<void>((resolve) => setImmediate(resolve)));
     }
     let compacting: Promise<void> | undefined;
     while (compacting !== this.#compacting) {
@@ -438,15 +436,14 @@ export class SqliteStore implements Store {
    * file is free. Returns true while free space is still worth reclaiming,
    * so the caller can continue in bounded steps.
    */
-  checkpoint(): boolean {
+  async checkpoint(): Promise<boolean> {
     if (this.#closed) return false;
     const pages = () => {
       const row = this.#stmts.pages.get() as { total: number; free: number };
       return { total: row.total, free: row.free };
     };
     const worth = ({ total, free }: { total: number; free: number }) => free > 256 && free * 4 > total;
-    if (worth(pages())) this.#stmts.vacuum.all();
-    this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await this.#writer.checkpoint(worth(pages()));
     this.#stats.diskWrites++;
     return worth(pages());
   }
@@ -486,7 +483,7 @@ export class SqliteStore implements Store {
     this.#closed = true;
     this.#hub.closeAll({ kind: "store-closed" });
     try {
-      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      await this.#writer.close();
     } finally {
       this.#db.close();
     }
@@ -527,43 +524,51 @@ export class SqliteStore implements Store {
 
   #flush(): void {
     this.#flushScheduled = false;
-    const batch = this.#pending;
-    this.#pending = [];
-    if (batch.length === 0) return;
-    if (this.#groupCommit) {
-      this.#commit(batch);
-    } else {
-      for (const item of batch) this.#commit([item]);
-    }
+    if (this.#committing || this.#pending.length === 0) return;
+    const batch = this.#groupCommit ? this.#pending : this.#pending.slice(0, 1);
+    this.#pending = this.#groupCommit ? [] : this.#pending.slice(1);
+    this.#committing = this.#commit(batch).finally(() => {
+      this.#committing = undefined;
+      if (this.#pending.length > 0 && !this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
   }
 
-  #commit(batch: Pending[]): void {
-    const db = this.#db;
+  /**
+   * Applies a batch: decides every op against the index (and what earlier
+   * ops of the batch did), hands the resulting rows to the writer as one
+   * transaction, and only once it is durable updates the index, publishes
+   * the events and answers the callers.
+   */
+  async #commit(batch: Pending[]): Promise<void> {
     const events: WatchEvent[] = [];
     const outcomes: { ok: boolean; value: unknown }[] = [];
     const overlay: Overlay = new Map();
     const indexChanges: IndexChange[] = [];
     const leaseChanges: (() => void)[] = [];
+    const writes: Write[] = [];
     let revision = this.#revision;
     try {
-      db.exec("BEGIN IMMEDIATE");
-      for (const { op } of batch) {
-        try {
-          const ctx = { revision, events, overlay, indexChanges, leaseChanges };
-          outcomes.push({ ok: true, value: this.#apply(op, ctx) });
-          revision = ctx.revision;
-        } catch (err) {
-          if (!(err instanceof ApiError || err instanceof RangeError)) throw err;
-          outcomes.push({ ok: false, value: err });
-        }
-      }
-      db.exec("COMMIT");
-    } catch (err) {
+      // Decided synchronously, so no read sees the batch's rows before they are durable.
+      this.#batchRows = new Map();
       try {
-        db.exec("ROLLBACK");
-      } catch {
-        // SQLite already rolled the transaction back.
+        for (const { op } of batch) {
+          const ctx = { revision, events, overlay, indexChanges, leaseChanges, writes };
+          try {
+            outcomes.push({ ok: true, value: this.#apply(op, ctx) });
+            revision = ctx.revision;
+          } catch (err) {
+            if (!(err instanceof ApiError || err instanceof RangeError)) throw err;
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      } finally {
+        this.#batchRows = undefined;
       }
+      if (writes.length > 0) await this.#writer.write(writes);
+    } catch (err) {
       const failure = new ServiceUnavailableError(
         `Store "${this.#path}" could not commit ${batch.length} write(s): ${messageOf(err)}`,
         { cause: err },
@@ -572,8 +577,10 @@ export class SqliteStore implements Store {
       return;
     }
     this.#revision = revision;
-    this.#stats.commits++;
-    this.#stats.diskWrites++;
+    if (writes.length > 0) {
+      this.#stats.commits++;
+      this.#stats.diskWrites++;
+    }
     for (const change of indexChanges) {
       if (change.put) this.#index.put(change.key, change.revision, change.lease);
       else this.#index.remove(change.key, change.revision);
@@ -607,17 +614,18 @@ export class SqliteStore implements Store {
       overlay: Overlay;
       indexChanges: IndexChange[];
       leaseChanges: (() => void)[];
+      writes: Write[];
     },
   ): unknown {
-    const s = this.#stmts;
     switch (op.kind) {
       case "create": {
         this.#checkLease(op.lease);
         if (this.#headOf(op.key, ctx.overlay)) throw new AlreadyExistsError(`Key "${op.key}" already exists`);
         const rev = ++ctx.revision;
-        s.insertLog.run(rev, op.key, 1, 0, rev, 0, op.lease, op.value);
+        ctx.writes.push({ stmt: "log", args: [rev, op.key, 1, 0, rev, 0, op.lease, op.value] });
         this.#putIndexed(op.key, rev, op.lease, ctx);
         const kv: KeyValue = { key: op.key, value: op.value, createRevision: rev, modRevision: rev, lease: op.lease };
+        this.#batchRows!.set(rev, kv);
         ctx.events.push({ type: "put", created: true, revision: rev, kv });
         return { revision: rev, kv } satisfies WriteResult;
       }
@@ -625,7 +633,10 @@ export class SqliteStore implements Store {
         this.#checkLease(op.lease);
         const prev = this.#currentForWrite(op.key, op.expected, ctx.overlay);
         const rev = ++ctx.revision;
-        s.insertLog.run(rev, op.key, 0, 0, prev.createRevision, prev.modRevision, op.lease, op.value);
+        ctx.writes.push({
+          stmt: "log",
+          args: [rev, op.key, 0, 0, prev.createRevision, prev.modRevision, op.lease, op.value],
+        });
         this.#putIndexed(op.key, rev, op.lease, ctx);
         const kv: KeyValue = {
           key: op.key,
@@ -634,6 +645,7 @@ export class SqliteStore implements Store {
           modRevision: rev,
           lease: op.lease,
         };
+        this.#batchRows!.set(rev, kv);
         ctx.events.push({ type: "put", created: false, revision: rev, kv, prev });
         return { revision: rev, kv, prev } satisfies WriteResult;
       }
@@ -647,7 +659,7 @@ export class SqliteStore implements Store {
         let id = 0;
         while (id === 0 || this.#leases.has(id)) id = Math.floor(Math.random() * 2 ** 48) + 1;
         const lease: Lease = { id, ttl: op.ttl, expiresAt: this.#clock.now() + op.ttl * 1000 };
-        s.insertLease.run(id, op.ttl, lease.expiresAt);
+        ctx.writes.push({ stmt: "insertLease", args: [id, op.ttl, lease.expiresAt] });
         ctx.leaseChanges.push(() => this.#leases.set(id, lease));
         return { ...lease };
       }
@@ -657,7 +669,7 @@ export class SqliteStore implements Store {
           throw new NotFoundError(`Lease ${op.id} not found: it expired or was revoked; grant a new one`);
         }
         const renewed: Lease = { ...lease, expiresAt: this.#clock.now() + lease.ttl * 1000 };
-        s.touchLease.run(renewed.expiresAt, op.id);
+        ctx.writes.push({ stmt: "touchLease", args: [renewed.expiresAt, op.id] });
         ctx.leaseChanges.push(() => {
           if (this.#leases.has(op.id)) this.#leases.set(op.id, renewed);
         });
@@ -675,7 +687,7 @@ export class SqliteStore implements Store {
           if (!head || head.lease !== op.id) continue;
           this.#appendDelete(this.#kvAt(head.revision), ++ctx.revision, ctx);
         }
-        s.deleteLease.run(op.id);
+        ctx.writes.push({ stmt: "deleteLease", args: [op.id] });
         ctx.leaseChanges.push(() => {
           this.#leases.delete(op.id);
           this.#index.dropLease(op.id);
@@ -703,9 +715,12 @@ export class SqliteStore implements Store {
   #appendDelete(
     prev: KeyValue,
     rev: number,
-    ctx: { events: WatchEvent[]; overlay: Overlay; indexChanges: IndexChange[] },
+    ctx: { events: WatchEvent[]; overlay: Overlay; indexChanges: IndexChange[]; writes: Write[] },
   ): KeyValue {
-    this.#stmts.insertLog.run(rev, prev.key, 0, 1, prev.createRevision, prev.modRevision, 0, prev.value);
+    ctx.writes.push({
+      stmt: "log",
+      args: [rev, prev.key, 0, 1, prev.createRevision, prev.modRevision, 0, prev.value],
+    });
     ctx.overlay.set(prev.key, null);
     ctx.indexChanges.push({ put: false, key: prev.key, revision: rev });
     const kv: KeyValue = { ...prev, modRevision: rev, lease: 0 };
@@ -772,31 +787,19 @@ export class SqliteStore implements Store {
     return events;
   }
 
-  /** Deletes superseded history up to `target` in bounded steps. */
+  /** Deletes superseded history up to `target` in bounded steps, each its own transaction in the writer. */
   async #runCompaction(target: number): Promise<void> {
     const step = 1000;
-    const db = this.#db;
-    const removeSuperseded = db.prepare(
-      "DELETE FROM log WHERE revision IN " +
-        "(SELECT prev_revision FROM log WHERE revision > ? AND revision <= ? AND prev_revision > 0)",
-    );
-    const removeTombstones = db.prepare("DELETE FROM log WHERE revision > ? AND revision <= ? AND deleted = 1");
     while (this.#compactedTo < target && !this.#closed) {
       const from = this.#compactedTo;
       const to = Math.min(target, from + step);
-      db.exec("BEGIN IMMEDIATE");
       try {
-        removeSuperseded.run(from, to);
-        removeTombstones.run(from, to);
-        this.#stmts.setMeta.run(to, "compacted_to");
-        db.exec("COMMIT");
+        await this.#writer.compact(from, to);
       } catch (err) {
-        db.exec("ROLLBACK");
         throw this.#wrap(err);
       }
       this.#compactedTo = to;
       this.#stats.diskWrites++;
-      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 }
