@@ -17,6 +17,8 @@ export const CLUSTER_DOMAIN = "cluster.local";
 export const CONTAINERD_NAMESPACE = "skiff";
 /** The API server's HTTPS port. */
 export const API_PORT = 6443;
+/** The common name of the client certificate the API server presents to node agents, the only one they accept. */
+export const APISERVER_CLIENT_COMMON_NAME = "skiff-apiserver";
 /** Seconds between node heartbeats (Lease renewals and status updates). */
 export const NODE_HEARTBEAT_SECONDS = 10;
 /** Seconds without a heartbeat after which a node is marked NotReady. */
@@ -90,3 +92,38 @@ export const DEVICE_RESOURCE_PREFIX = "devices.skiff.dev/";
 export const ANNOTATION_POD_ARCH = "skiff.dev/arch";
 /** The scheduler gives no new pods to nodes hotter than this (°C); the agent reports ThermalPressure at 80 °C. */
 export const DEFAULT_MAX_TEMPERATURE_CELSIUS = 75;
+
+/** The CSI driver of Skiff's node-local volumes (csi-local). */
+export const LOCAL_CSI_DRIVER = "local.csi.skiff.dev";
+/** The StorageClass the control plane creates at first start. */
+export const DEFAULT_STORAGE_CLASS = "local";
+/** StorageClass annotation: `"true"` marks the class claims without `storageClassName` get. */
+export const ANNOTATION_DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class";
+/** Claim annotation: the node the scheduler picked for a WaitForFirstConsumer claim's first pod. */
+export const ANNOTATION_SELECTED_NODE = "volume.kubernetes.io/selected-node";
+/** Claim annotation: the provisioner (CSI driver) expected to make the claim's volume. */
+export const ANNOTATION_STORAGE_PROVISIONER = "volume.kubernetes.io/storage-provisioner";
+/** The beta spelling of {@linkcode ANNOTATION_STORAGE_PROVISIONER}, which older tools read. */
+export const ANNOTATION_BETA_STORAGE_PROVISIONER = "volume.beta.kubernetes.io/storage-provisioner";
+/** Volume annotation: the provisioner (CSI driver) that made it. */
+export const ANNOTATION_PROVISIONED_BY = "pv.kubernetes.io/provisioned-by";
+/** Claim annotation: `"yes"` once the claim's binding is complete. */
+export const ANNOTATION_BIND_COMPLETED = "pv.kubernetes.io/bind-completed";
+/** Claim and volume annotation: `"yes"` when the binding was made by the controller, not the user. */
+export const ANNOTATION_BOUND_BY_CONTROLLER = "pv.kubernetes.io/bound-by-controller";
+/** Finalizer holding a claim's deletion while a pod uses it. */
+export const FINALIZER_PVC_PROTECTION = "kubernetes.io/pvc-protection";
+/** Finalizer holding a volume's deletion while it is bound. */
+export const FINALIZER_PV_PROTECTION = "kubernetes.io/pv-protection";
+/** Finalizer holding a provisioned volume's deletion until its provisioner deleted the storage. */
+export const FINALIZER_EXTERNAL_PROVISIONER = "external-provisioner.volume.kubernetes.io/finalizer";
+/**
+ * Node label prefix: `csi.skiff.dev/<driver>: "true"` says the node's agent
+ * provisions volumes of that CSI driver on the node.
+ */
+export const LABEL_CSI_DRIVER_PREFIX = "csi.skiff.dev/";
+/**
+ * Node annotation prefix: `capacity.csi.skiff.dev/<driver>` holds the bytes
+ * that driver can still give new volumes on the node, as its agent last read them.
+ */
+export const ANNOTATION_CSI_CAPACITY_PREFIX = "capacity.csi.skiff.dev/";

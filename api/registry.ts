@@ -63,14 +63,14 @@ import { validatePersistentVolume, validatePersistentVolumeClaim, validateStorag
 export type Verb = "create" | "delete" | "deletecollection" | "get" | "list" | "patch" | "update" | "watch";
 
 /** Subresources Skiff serves. */
-export type SubresourceName = "status" | "scale" | "binding" | "log" | "exec" | "eviction";
+export type SubresourceName = "status" | "scale" | "binding" | "log" | "exec" | "eviction" | "certificate";
 
 /** Checks an object (and, on update, the object it replaces). */
 export type Validator = (obj: unknown, old?: unknown) => FieldError[];
 
 /** A subresource of a resource type, e.g. `pods/binding`. */
 export interface Subresource {
-  /** `status`, `scale`, `binding`, `log`, `exec` or `eviction`. */
+  /** `status`, `scale`, `binding`, `log`, `exec`, `eviction` or `certificate`. */
   readonly name: SubresourceName;
   /** API group of the body it takes or returns. */
   readonly group: string;
@@ -172,6 +172,9 @@ function subresource(name: SubresourceName, parent: Definition): Subresource {
       return { name, group: "", version: "v1", kind: "Pod", verbs: ["get"] };
     case "exec":
       return { name, group: "", version: "v1", kind: "PodExecOptions", verbs: ["create", "get"] };
+    case "certificate":
+      // A node's serving certificate for its logs and exec endpoint: POST a PKCS#10 request, get a signed certificate.
+      return { name, group: "", version: "v1", kind: "NodeCertificate", verbs: ["create"] };
   }
 }
 
@@ -233,7 +236,7 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     plural: "nodes",
     shortNames: ["no"],
     namespaced: false,
-    subresources: ["status"],
+    subresources: ["status", "certificate"],
     defaults: defaultNode,
     validate: validateNode,
   }),

@@ -81,7 +81,7 @@ Deno.test("RESOURCE_TYPES lists subresources, verbs and categories as kubectl ex
   const sub = (plural: string, group = "") =>
     resourceFor(group, group === "apps" ? "v1" : "v1", plural)?.subresources.map((s) => s.name);
   assert.deepEqual(sub("pods"), ["status", "binding", "log", "exec", "eviction"]);
-  assert.deepEqual(sub("nodes"), ["status"]);
+  assert.deepEqual(sub("nodes"), ["status", "certificate"]);
   assert.deepEqual(sub("persistentvolumeclaims"), ["status"]);
   assert.deepEqual(sub("services"), ["status"]);
   assert.deepEqual(sub("deployments", "apps"), ["status", "scale"]);

@@ -14,11 +14,13 @@ import { errorLine, exitCodeOf, ExitError } from "./_errors.ts";
 import { denoIo, type Io } from "./_io.ts";
 import { CLI_VERSION } from "./_version.ts";
 import { upCommand } from "./up.ts";
+import { agentCommand } from "./agent.ts";
 import { annotateCommand } from "./annotate.ts";
 import { apiResourcesCommand } from "./api_resources.ts";
 import { applyCommand } from "./apply.ts";
 import { completionCommand } from "./completion.ts";
 import { cordonCommand } from "./cordon.ts";
+import { csiLocalCommand } from "./csi_local.ts";
 import { createCommand } from "./create.ts";
 import { deleteCommand } from "./delete.ts";
 import { describeCommand } from "./describe.ts";
@@ -76,6 +78,8 @@ export function program(options: ProgramOptions = {}): Command {
     .option("--context <name>", "kubeconfig context to use")
     .option("-n, --namespace <namespace>", "namespace (default: the context's, else default)")
     .addCommand(upCommand())
+    .addCommand(agentCommand())
+    .addCommand(csiLocalCommand(io))
     .addCommand(getCommand(ctx))
     .addCommand(describeCommand(ctx))
     .addCommand(applyCommand(ctx))

@@ -11,23 +11,28 @@ import { API_PORT, type Clock, INITIAL_NAMESPACES, type KubeObject, systemClock 
 import { ApiClient, KubeconfigError, loadKubeconfig, writeKubeconfig } from "@skiff/client";
 import { ControllerManager, defaultControllers } from "./controllers/mod.ts";
 import { Scheduler } from "./scheduler/mod.ts";
-import { ensurePki, type Pki } from "./pki/mod.ts";
+import { ensureDefaultStorageClass } from "./default_storage_class.ts";
+import { type CertificateAuthority, ensurePki, type Pki } from "./pki/mod.ts";
 import { openStore, type Store } from "./store/mod.ts";
 import {
   type ApiHandler,
   authorize,
   createApiHandler,
   createTableConverter,
+  defaultStorageClassAdmission,
   Discovery,
   MetricsApi,
   namespaceLifecycle,
   newToken,
+  nodeCertificateHandler,
+  NodeProxy,
   nodeRestriction,
   type ServedType,
   servedTypes,
   serveHttps,
   type Server,
   ServiceAllocator,
+  storageObjectInUseProtection,
   TOKEN_NAMESPACE,
   TokenAuthenticator,
   type User,
@@ -96,6 +101,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   try {
     api = await createApi(store, {
       clock,
+      ca: pki.ca,
       ...(options.bookmarkIntervalMs ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
     });
   } catch (err) {
@@ -112,7 +118,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       hostname: options.bind ?? "0.0.0.0",
       cert: pki.certPem,
       key: pki.keyPem,
-      onShutdown: () => handler.closeWatches(),
+      onShutdown: () => api.endStreams(),
     });
   } catch (err) {
     api.close();
@@ -184,6 +190,8 @@ export interface Api {
   types: ServedType[];
   /** Stops following the store: ends watches and the token watch. */
   close(): void;
+  /** Ends open watches and followed container logs (at shutdown, before in-flight requests are waited for). */
+  endStreams(): void;
 }
 
 /** Options of {@linkcode createApi}. */
@@ -192,29 +200,49 @@ export interface CreateApiOptions {
   clock?: Clock;
   /** Milliseconds between watch bookmarks. */
   bookmarkIntervalMs?: number;
+  /**
+   * The cluster CA: with it the API signs node serving certificates
+   * (`nodes/certificate`) and proxies `pods/log` and `pods/exec` to node
+   * agents; without it those answer 404.
+   */
+  ca?: CertificateAuthority;
 }
 
 /**
  * Assembles the API over `store` as the control plane serves it: token
  * authentication, role authorization, NamespaceLifecycle and
- * NodeRestriction admission, discovery, Table output; and creates the
- * initial namespaces when they are missing.
+ * NodeRestriction admission, DefaultStorageClass and storage protection
+ * admission, discovery, Table output, and (given the CA) node certificates
+ * and the `pods/log` and `pods/exec` proxy to node agents; and creates the
+ * initial namespaces and, in a cluster without StorageClasses, the default one.
  */
 export async function createApi(store: Store, options: CreateApiOptions = {}): Promise<Api> {
   const clock = options.clock ?? systemClock;
   const types = servedTypes();
   const namespaceType = types.find((t) => t.kind === "Namespace")!;
+  const storageClassType = types.find((t) => t.kind === "StorageClass")!;
   const tokens = await TokenAuthenticator.start(store, () => clock.now());
   const metrics = new MetricsApi(types.find((t) => t.kind === "Pod")!, clock);
   const services = new ServiceAllocator(store);
   await services.start();
+  const nodeType = types.find((t) => t.kind === "Node")!;
+  const proxy = options.ca ? new NodeProxy({ ca: options.ca, nodeType }) : undefined;
   const handler = createApiHandler({
     store,
     types,
     authenticate: (req) => tokens.authenticate(req),
     authorize,
-    admission: [namespaceLifecycle(namespaceType), nodeRestriction, services.admission],
+    admission: [
+      namespaceLifecycle(namespaceType),
+      nodeRestriction,
+      services.admission,
+      defaultStorageClassAdmission(storageClassType),
+      storageObjectInUseProtection,
+    ],
     resources: metrics.handlers(),
+    ...(proxy
+      ? { subresources: { ...proxy.handlers(), "nodes/certificate": nodeCertificateHandler(options.ca!) } }
+      : {}),
     discovery: new Discovery(types, SKIFF_VERSION),
     tables: createTableConverter(clock),
     clock,
@@ -229,6 +257,7 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
         metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
       }, { user: SYSTEM_USER });
     }
+    await ensureDefaultStorageClass(handler.objects, storageClassType, SYSTEM_USER);
   } catch (err) {
     tokens.close();
     throw err;
@@ -237,10 +266,15 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
     handler,
     tokens,
     types,
+    endStreams() {
+      handler.closeWatches();
+      proxy?.endStreams();
+    },
     close() {
       handler.closeWatches();
       tokens.close();
       services.stop();
+      proxy?.close();
     },
   };
 }

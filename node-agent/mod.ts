@@ -5,8 +5,10 @@
  * @module
  */
 
+export * from "./agent.ts";
 export * from "./hardware/mod.ts";
 export * from "./network/mod.ts";
+export * from "./node/mod.ts";
 export * from "./runtime/mod.ts";
 export * from "./sim/mod.ts";
 export * from "./volume/mod.ts";

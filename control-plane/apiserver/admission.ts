@@ -8,6 +8,7 @@
 import { ForbiddenError, INITIAL_NAMESPACES, type KubeObject, NotFoundError } from "@skiff/api";
 import type { Admission } from "./object_store.ts";
 import type { ServedType } from "./served_type.ts";
+import { nodeStorageWriteRefusal } from "./storage_admission.ts";
 
 /**
  * NamespaceLifecycle: a namespaced object may be created only in a namespace
@@ -51,7 +52,9 @@ function nodeNameOf(obj: KubeObject | undefined): string | undefined {
 /**
  * NodeRestriction: a node may write only its own Node and Lease, and only
  * the status of (and the final delete of) pods bound to it; it may not
- * change its own labels in the `node-restriction.kubernetes.io/` space.
+ * change its own labels in the `node-restriction.kubernetes.io/` space; it
+ * may write only PersistentVolumes pinned to it and claims selected for it
+ * ({@linkcode nodeStorageWriteRefusal}).
  */
 export const nodeRestriction: Admission = (req) => {
   const user = req.user;
@@ -80,6 +83,12 @@ export const nodeRestriction: Admission = (req) => {
         refuse(`node "${node}" may change only pods bound to it`);
       }
       return;
+    case "PersistentVolume":
+    case "PersistentVolumeClaim": {
+      const why = nodeStorageWriteRefusal(node ?? "", req);
+      if (why) refuse(why);
+      return;
+    }
     case "Event": {
       const involved = req.object.involvedObject as { kind?: string; name?: string } | undefined;
       if (involved?.kind === "Node" && involved.name !== node) {

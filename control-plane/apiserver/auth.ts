@@ -308,9 +308,12 @@ function authorizeNode(user: User, a: RequestAttributes, deny: (why: string) => 
     case "events":
       if (a.verb === "create" || a.verb === "update" || a.verb === "patch") return;
       return deny("a node may only record events");
+    case "persistentvolumes":
+      if (["create", "update", "patch", "delete"].includes(a.verb)) return;
+      return deny("a node may only create, change and delete persistent volumes pinned to it");
     case "persistentvolumeclaims":
-      if (a.subresource === "status" && (a.verb === "update" || a.verb === "patch")) return;
-      return deny("a node may only update the status of claims");
+      if (a.verb === "update" || a.verb === "patch") return;
+      return deny("a node may only change the annotations and status of claims selected for it");
   }
   deny("nodes may not do this");
 }

@@ -858,6 +858,8 @@ function verbOf(method: string, route: ResourceRoute, watching: boolean): string
   switch (method) {
     case "GET":
     case "HEAD":
+      // A WebSocket exec is a GET, authorized as create, as Kubernetes does since 1.31: reading rights are not enough.
+      if (route.subresource === "exec") return "create";
       if (route.name) return watching ? "watch" : "get";
       return watching ? "watch" : "list";
     case "POST":

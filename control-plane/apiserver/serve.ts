@@ -7,13 +7,20 @@
  * per 2 KB response, against 0.5 ms here). The handler itself stays
  * `(Request) => Response`, so nothing else depends on this choice.
  *
+ * Connection upgrades (`pods/exec` over WebSocket) go through the same
+ * handler: the request (without a body) is handed to it, and a Response
+ * made by `upgradeResponse` takes the connection over; any other answer
+ * (a Status refusing the request) is written as plain HTTP and the
+ * connection closed.
+ *
  * @module
  */
 
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { Readable } from "node:stream";
+import { type Duplex, Readable } from "node:stream";
+import { takeoverOf, writeHttpAnswer } from "./_upgrade.ts";
 
 /** Options of {@linkcode serveHttps}. */
 export interface ServeOptions {
@@ -70,6 +77,9 @@ export function serveHttps(handler: (req: Request) => Promise<Response>, options
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
+    upgrade(handler, req, socket, head).catch(() => socket.destroy());
   });
   server.on("tlsClientError", () => {
     // A client that failed the handshake (wrong CA, plain HTTP): nothing to answer.
@@ -129,6 +139,64 @@ async function drain(body: ReadableStream<Uint8Array> | null, limitBytes: number
   }
 }
 
+/** The fetch Request for a node request (with its body streamed when `withBody`). */
+function toRequest(req: IncomingMessage, signal: AbortSignal, withBody: boolean): Request {
+  const url = `https://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
+    else if (value !== undefined) headers.set(name, value);
+  }
+  return new Request(url, {
+    method: req.method ?? "GET",
+    headers,
+    signal,
+    ...(withBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+/** How much of a refusal to an upgrade request is written back (a Status object is far smaller). */
+const REFUSAL_LIMIT_BYTES = 64 * 1024;
+
+/**
+ * Serves an upgrade request: the handler accepts it (a takeover gets the
+ * socket) or refuses it (its answer is written as HTTP/1.1 and the
+ * connection closed).
+ */
+async function upgrade(
+  handler: (req: Request) => Promise<Response>,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+): Promise<void> {
+  const abort = new AbortController();
+  const aborted = () => abort.abort();
+  socket.once("close", aborted);
+  let response: Response;
+  try {
+    response = await handler(toRequest(req, abort.signal, false));
+  } catch (err) {
+    response = Response.json({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: `Bad request: ${err instanceof Error ? err.message : String(err)}`,
+      reason: "BadRequest",
+      code: 400,
+    }, { status: 400 });
+  }
+  socket.off("close", aborted);
+  if (socket.destroyed) return;
+  const takeover = takeoverOf(response);
+  if (takeover) {
+    takeover(socket, head);
+    return;
+  }
+  const body = new Uint8Array(await response.arrayBuffer()).subarray(0, REFUSAL_LIMIT_BYTES);
+  writeHttpAnswer(socket, response.status, response.headers, body);
+}
+
 async function bridge(
   handler: (req: Request) => Promise<Response>,
   req: IncomingMessage,
@@ -138,19 +206,8 @@ async function bridge(
   res.on("close", () => abort.abort());
   let response: Response;
   try {
-    const url = `https://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-      else if (value !== undefined) headers.set(name, value);
-    }
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
-    const request = new Request(url, {
-      method: req.method ?? "GET",
-      headers,
-      signal: abort.signal,
-      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: "half" } : {}),
-    } as RequestInit);
+    const request = toRequest(req, abort.signal, hasBody);
     response = await handler(request);
     // A request refused before its body was read (401, 404, 415...): read the rest of a small body, as Go's
     // server does, so the client gets to read the answer instead of a reset connection.

@@ -289,7 +289,7 @@ export class DaemonSetController extends QueueController {
   #maxSurge(ds: DaemonSet, nodes: Node[]): number {
     if (ds.spec?.updateStrategy?.type === "OnDelete") return 0;
     const desired = nodes.filter((n) => daemonPlacement(ds, n).shouldRun).length;
-    return resolveIntOrPercent(ds.spec?.updateStrategy?.rollingUpdate?.maxSurge, desired, true, 0);
+    return resolveIntOrPercent(ds.spec?.updateStrategy?.rollingUpdate?.maxSurge, { total: desired, roundUp: true });
   }
 
   /**
@@ -301,12 +301,11 @@ export class DaemonSetController extends QueueController {
   #rollingUpdate(ds: DaemonSet, nodes: Node[], byNode: Map<string, Pod[]>, hash: string): Plan {
     const desired = nodes.filter((n) => daemonPlacement(ds, n).shouldRun).length;
     const maxSurge = this.#maxSurge(ds, nodes);
-    let maxUnavailable = resolveIntOrPercent(
-      ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable,
-      desired,
-      true,
-      maxSurge > 0 ? 0 : 1,
-    );
+    let maxUnavailable = resolveIntOrPercent(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable, {
+      total: desired,
+      roundUp: true,
+      fallback: maxSurge > 0 ? 0 : 1,
+    });
     if (maxSurge === 0 && maxUnavailable === 0) maxUnavailable = 1;
     const now = this.ctx.clock.now();
     const available = (pod: Pod) => isPodAvailable(pod, ds.spec?.minReadySeconds ?? 0, now);

@@ -60,7 +60,11 @@ export function templateHash(template: PodTemplateSpec | undefined, collisionCou
 }
 
 /** Resolves an int-or-percent against `total` (percentages rounded up or down). */
-export function resolveIntOrPercent(value: IntOrString | undefined, total: number, roundUp: boolean, fallback: number) {
+export function resolveIntOrPercent(
+  value: IntOrString | undefined,
+  options: { total: number; roundUp: boolean; fallback?: number },
+): number {
+  const { total, roundUp, fallback = 0 } = options;
   if (value === undefined || value === null) return fallback;
   if (typeof value === "number") return value;
   const match = /^(\d+)%$/.exec(value);
@@ -201,7 +205,7 @@ export class DeploymentController extends QueueController {
     const selector = structuredClone(d.spec!.selector);
     selector.matchLabels = { ...selector.matchLabels, [POD_TEMPLATE_HASH]: hash };
     const replicas = d.spec?.replicas ?? 1;
-    const surge = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxSurge, replicas, true, 0);
+    const surge = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxSurge, { total: replicas, roundUp: true });
     const oldTotal = sets.reduce((n, rs) => n + replicasOf(rs), 0);
     const initial = d.spec?.strategy?.type === "Recreate"
       ? (oldTotal === 0 ? replicas : 0)
@@ -268,8 +272,11 @@ export class DeploymentController extends QueueController {
 
   async #rollingUpdate(d: Deployment, newRS: ReplicaSet, old: ReplicaSet[]): Promise<void> {
     const replicas = d.spec?.replicas ?? 1;
-    const surge = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxSurge, replicas, true, 0);
-    let unavailable = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxUnavailable, replicas, false, 0);
+    const surge = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxSurge, { total: replicas, roundUp: true });
+    let unavailable = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxUnavailable, {
+      total: replicas,
+      roundUp: false,
+    });
     if (surge === 0 && unavailable === 0) unavailable = 1;
     const all = () => [newRS, ...old];
     const total = () => all().reduce((n, rs) => n + replicasOf(rs), 0);
@@ -328,7 +335,10 @@ export class DeploymentController extends QueueController {
   async #updateStatus(d: Deployment, newRS: ReplicaSet, old: ReplicaSet[]): Promise<void> {
     const all = [newRS, ...old];
     const replicas = d.spec?.replicas ?? 1;
-    const unavailableAllowed = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxUnavailable, replicas, false, 0);
+    const unavailableAllowed = resolveIntOrPercent(d.spec?.strategy?.rollingUpdate?.maxUnavailable, {
+      total: replicas,
+      roundUp: false,
+    });
     const sum = (f: (rs: ReplicaSet) => number) => all.reduce((n, rs) => n + f(rs), 0);
     const status = {
       observedGeneration: d.metadata.generation ?? 1,

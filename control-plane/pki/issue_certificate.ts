@@ -6,10 +6,9 @@
  * @module
  */
 
-import * as x509 from "./_x509.ts";
-import { type CertificateAuthority, CLOCK_SKEW_MS, DAY_MS, randomSerialNumber } from "./certificate_authority.ts";
-import { exportPrivateKeyPem, generateKeyPair, importPrivateKeyPem, SIGNING_ALGORITHM } from "./_keys.ts";
-import { parseSan, uniqueSans } from "./_sans.ts";
+import type { CertificateAuthority } from "./certificate_authority.ts";
+import { exportPrivateKeyPem, generateKeyPair } from "./_keys.ts";
+import { signLeaf } from "./_leaf.ts";
 
 /** Options of {@linkcode issueCertificate}. */
 export interface IssueCertificateOptions {
@@ -60,80 +59,8 @@ export async function issueCertificate(
   ca: CertificateAuthority,
   options: IssueCertificateOptions,
 ): Promise<IssuedCertificate> {
-  const { commonName, usages, days } = options;
-  if (typeof commonName !== "string" || commonName.trim() === "") {
-    throw new TypeError("Invalid certificate: commonName must not be empty");
-  }
-  if (usages !== "server" && usages !== "client") {
-    throw new TypeError(
-      `Invalid certificate usages "${usages}": expected "server" or "client"`,
-    );
-  }
-  if (!Number.isInteger(days) || days < 1) {
-    throw new RangeError(
-      `Invalid certificate lifetime: days must be a positive integer, got ${days}`,
-    );
-  }
-  const sans = uniqueSans((options.sans ?? []).map(parseSan));
-  if (usages === "server" && sans.length === 0) {
-    throw new TypeError(
-      `Invalid certificate "${commonName}": a server certificate needs at least one subject alternative name`,
-    );
-  }
-
-  let caCert: x509.X509Certificate;
-  try {
-    caCert = new x509.X509Certificate(ca.certPem);
-  } catch (cause) {
-    throw new TypeError("Invalid CA: certPem is not a PEM certificate", {
-      cause,
-    });
-  }
-  const caKey = await importPrivateKeyPem(ca.keyPem).catch((cause) => {
-    throw new TypeError(`Invalid CA: keyPem: ${cause.message}`, { cause });
-  });
-
-  const now = options.now ?? new Date();
-  if (caCert.notAfter.getTime() <= now.getTime()) {
-    throw new RangeError(
-      `Cannot issue "${commonName}": the CA expired on ${caCert.notAfter.toISOString()}`,
-    );
-  }
-  const notAfter = new Date(
-    Math.min(now.getTime() + days * DAY_MS, caCert.notAfter.getTime()),
-  );
-  const notBefore = new Date(
-    Math.max(now.getTime() - CLOCK_SKEW_MS, caCert.notBefore.getTime()),
-  );
-
   const keys = await generateKeyPair();
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(false, undefined, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-    new x509.ExtendedKeyUsageExtension([
-      usages === "server" ? x509.ExtendedKeyUsage.serverAuth : x509.ExtendedKeyUsage.clientAuth,
-    ]),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-  ];
-  const caKeyId = caCert.getExtension(x509.SubjectKeyIdentifierExtension);
-  if (caKeyId !== null) {
-    extensions.push(new x509.AuthorityKeyIdentifierExtension(caKeyId.keyId));
-  }
-  if (sans.length > 0) {
-    extensions.push(new x509.SubjectAlternativeNameExtension(sans));
-  }
-
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: randomSerialNumber(),
-    subject: [{ CN: [commonName] }],
-    issuer: caCert.subjectName,
-    notBefore,
-    notAfter,
-    signingAlgorithm: SIGNING_ALGORITHM,
-    publicKey: keys.publicKey,
-    signingKey: caKey,
-    extensions,
-  });
+  const cert = await signLeaf(ca, keys.publicKey, options);
   return {
     certPem: cert.toString("pem"),
     keyPem: await exportPrivateKeyPem(keys.privateKey),

@@ -10,3 +10,4 @@ export * from "./ca_hash.ts";
 export * from "./certificate_authority.ts";
 export * from "./ensure_pki.ts";
 export * from "./issue_certificate.ts";
+export * from "./sign_certificate_request.ts";

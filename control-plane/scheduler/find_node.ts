@@ -1,7 +1,8 @@
 /**
  * The scheduling pipeline for one pod, over a snapshot:
  *
- * 1. prepare: each plugin computes its per-pod state, or opts out;
+ * 1. prepare: each plugin computes its per-pod state, or opts out; a
+ *    plugin's preFilter may rule the pod out at once (a missing claim);
  * 2. filter: nodes are visited from a rotating start until enough feasible
  *    ones are found (all of them in small clusters; with many nodes, as
  *    kube-scheduler's percentageOfNodesToScore, a share of them but at
@@ -85,6 +86,12 @@ export class Framework {
       if (plugin.prepare) {
         state = plugin.prepare(pod, snapshot);
         if (state === undefined) continue;
+      }
+      const rejected = plugin.preFilter?.(pod, state);
+      if (rejected !== undefined) {
+        const total = snapshot.nodes.length;
+        const reasons = new Map([[rejected, total]]);
+        return { node: undefined, evaluated: 0, reasons, message: `0/${total} nodes are available: ${rejected}.` };
       }
       if (plugin.filter) {
         filters.push(plugin);

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Labels, Node, Pod } from "@skiff/api";
+import type { Labels, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from "@skiff/api";
 import { podRequests, type Resources } from "./resources.ts";
 
 /** The best score a plugin gives a node. */
@@ -120,6 +120,11 @@ export interface Plugin<S = unknown> {
   readonly weight?: number;
   /** Computes per-pod state, or returns undefined to skip the plugin for this pod. */
   prepare?(pod: PodInfo, snapshot: Snapshot): S | undefined;
+  /**
+   * Why no node at all can take `pod` (a claim it names does not exist,
+   * say), or undefined; asked once per pod, after `prepare`.
+   */
+  preFilter?(pod: PodInfo, state: S): string | undefined;
   /** Why `node` cannot take `pod`, or undefined when it can. */
   filter?(pod: PodInfo, node: NodeInfo, state: S): FilterResult;
   /**
@@ -131,10 +136,28 @@ export interface Plugin<S = unknown> {
   normalize?(scores: Float64Array, state: S): void;
 }
 
+/**
+ * The claims, volumes and classes the scheduler keeps from informers, for
+ * plugins that place pods next to their volumes. Like the snapshot, it
+ * does not change during a scheduling cycle.
+ */
+export interface VolumeLister {
+  /** A claim, as the scheduler sees it (with the node it assumed for it). */
+  claim(namespace: string, name: string): PersistentVolumeClaim | undefined;
+  /** A volume by name. */
+  volume(name: string): PersistentVolume | undefined;
+  /** A StorageClass by name. */
+  storageClass(name: string): StorageClass | undefined;
+  /** Every volume. */
+  volumes(): Iterable<PersistentVolume>;
+}
+
 /** Settings plugins read. */
 export interface PluginConfig {
   /** Nodes hotter than this (°C) get no new pods. */
   maxTemperatureCelsius: number;
+  /** Claims, volumes and classes (absent: VolumeBinding checks nothing). */
+  volumes?: VolumeLister;
 }
 
 /** Makes a plugin from the settings. */

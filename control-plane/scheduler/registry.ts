@@ -22,6 +22,7 @@ import { NODE_UNSCHEDULABLE, nodeUnschedulable } from "./plugins/node_unschedula
 import { POD_TOPOLOGY_SPREAD, podTopologySpread } from "./plugins/pod_topology_spread.ts";
 import { TAINT_TOLERATION, taintToleration } from "./plugins/taint_toleration.ts";
 import { THERMAL, thermal } from "./plugins/thermal.ts";
+import { VOLUME_BINDING, volumeBinding } from "./plugins/volume_binding.ts";
 
 /** Every plugin by name; filters run in this order. */
 export const PLUGINS: Readonly<Record<string, PluginFactory>> = {
@@ -34,6 +35,7 @@ export const PLUGINS: Readonly<Record<string, PluginFactory>> = {
   [THERMAL]: thermal,
   [NODE_RESOURCES_FIT]: () => nodeResourcesFit,
   [DEVICES]: () => devices,
+  [VOLUME_BINDING]: volumeBinding,
   [POD_TOPOLOGY_SPREAD]: () => podTopologySpread,
   [INTER_POD_AFFINITY]: () => interPodAffinity,
   [LEAST_ALLOCATED]: () => leastAllocated,

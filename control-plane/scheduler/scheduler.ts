@@ -42,11 +42,12 @@ import { EventRecorder, type Informer, type ResourceClient } from "@skiff/client
 import type { Controller, ControllerContext } from "../controllers/controller.ts";
 import { ClusterCache, holdsResources } from "./cache.ts";
 import { Framework } from "./find_node.ts";
-import { type Plugin, podInfo, type Snapshot } from "./framework.ts";
+import { type Plugin, type PluginConfig, podInfo, type Snapshot } from "./framework.ts";
 import { DEFAULT_MAX_TEMPERATURE_CELSIUS } from "@skiff/api";
 import { PLUGINS } from "./registry.ts";
 import { type QueuedPod, type QueueLengths, SchedulingQueue } from "./scheduling_queue.ts";
 import { EventPump } from "./_event_pump.ts";
+import { VolumeBinder, VolumeBindingError } from "./volume_binder.ts";
 
 /** Options of {@linkcode Scheduler}. */
 export interface SchedulerOptions {
@@ -75,6 +76,8 @@ export interface SchedulerOptions {
   clock?: Clock;
   /** Random numbers in [0, 1) for tie-breaks. */
   random?: () => number;
+  /** How long a pod's binding waits for its WaitForFirstConsumer claims to be bound, in ms (default 120000). */
+  volumeBindTimeoutMs?: number;
 }
 
 /** What the scheduler has done since it started leading. */
@@ -127,7 +130,7 @@ function rfc3339(ms: number): string {
 /** Builds the plugins the options name, with the configured settings. */
 export function buildPlugins(
   names: readonly string[] | undefined,
-  config: { maxTemperatureCelsius: number },
+  config: PluginConfig,
 ): Plugin[] {
   const known = Object.keys(PLUGINS);
   for (const name of names ?? []) {
@@ -147,6 +150,7 @@ export class Scheduler implements Controller {
   readonly #schedulerName: string;
   readonly #framework: Framework;
   readonly #concurrency: number;
+  readonly #volumes: VolumeBinder;
   #ctx: ControllerContext | undefined;
   #clock!: Clock;
   #cache = new ClusterCache();
@@ -175,11 +179,17 @@ export class Scheduler implements Controller {
     this.#options = options;
     this.#schedulerName = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
     this.#concurrency = concurrency;
-    this.#framework = new Framework(buildPlugins(options.plugins, { maxTemperatureCelsius: max }), {
-      ...(options.weights ? { weights: options.weights } : {}),
-      percentageOfNodesToScore: percentage,
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.#volumes = new VolumeBinder(
+      options.volumeBindTimeoutMs !== undefined ? { bindTimeoutMs: options.volumeBindTimeoutMs } : {},
+    );
+    this.#framework = new Framework(
+      buildPlugins(options.plugins, { maxTemperatureCelsius: max, volumes: this.#volumes }),
+      {
+        ...(options.weights ? { weights: options.weights } : {}),
+        percentageOfNodesToScore: percentage,
+        ...(options.random ? { random: options.random } : {}),
+      },
+    );
   }
 
   /** What it has done so far in this term of leadership. */
@@ -210,6 +220,7 @@ export class Scheduler implements Controller {
     });
     this.#events = new EventPump(recorder, { busy: () => this.#inflight > 0 || this.#queue.lengths.active > 0 });
     this.#podClient = ctx.client.kind<Pod>("v1", "Pod");
+    this.#volumes.setup(ctx, { clock: this.#clock, changed: () => this.#queue.moveAllToActiveOrBackoff() });
     const namespaces = ctx.informers.for<Namespace>("v1", "Namespace");
     this.#cache = new ClusterCache((ns) => namespaces.get(ns)?.metadata.labels);
     this.#pods = ctx.informers.for<Pod>("v1", "Pod").on({
@@ -255,6 +266,7 @@ export class Scheduler implements Controller {
       }
     } finally {
       stopMetrics();
+      this.#volumes.stop();
       while (this.#writes.size > 0) await Promise.all([...this.#writes]);
       await this.#events?.close();
     }
@@ -312,12 +324,18 @@ export class Scheduler implements Controller {
   #bind(queued: QueuedPod, nodeName: string): void {
     const { pod, namespace, uid } = queued.info;
     const name = pod.metadata.name!;
+    const claims = this.#volumes.assume(pod, nodeName);
     this.#write(async () => {
       try {
+        if (claims.length > 0) await this.#volumes.bindClaims(claims, nodeName);
         await this.#podClient!.bind(name, nodeName, { namespace });
       } catch (err) {
         this.#cache.forget(uid);
+        this.#volumes.forget(claims);
         this.#queue.moveAllToActiveOrBackoff();
+        if (err instanceof VolumeBindingError && !this.#volumes.stopped) {
+          this.#events?.event(pod, "Warning", "FailedScheduling", err.message);
+        }
         if (err instanceof ConflictError || err instanceof NotFoundError) {
           this.#stats.conflicts++;
           return;

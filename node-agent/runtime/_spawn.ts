@@ -1,6 +1,7 @@
 /**
  * Long-running processes for the runtime: `ctr events`, `ctr images pull`
- * (whose progress is read while it runs) and a containerd daemon. The
+ * (whose progress is read while it runs), a containerd daemon, and
+ * interactive execs (`ctr tasks exec` with its streams piped). The
  * agent's exec module (`../_exec.ts`) runs commands to completion only;
  * this is its streaming counterpart, injectable the same way so that every
  * command line stays testable.
@@ -113,3 +114,74 @@ async function appendTo(stream: ReadableStream<Uint8Array>, path: string): Promi
   const file = await Deno.open(path, { append: true, create: true });
   await stream.pipeTo(file.writable).catch(() => {});
 }
+
+/** Options of {@linkcode SpawnPiped}. */
+export interface SpawnPipedOptions {
+  /** Pipe standard input (default: it reads as empty). */
+  stdin?: boolean;
+  /** Extra environment variables, added to the agent's own. */
+  env?: Record<string, string>;
+}
+
+/** A running process with its standard streams as byte streams. */
+export interface PipedProcess {
+  /** Its process id. */
+  readonly pid: number;
+  /** Its standard input, when piped. */
+  readonly stdin: WritableStream<Uint8Array> | undefined;
+  /** Its standard output. Read it: unread output fills the pipe and stalls the process. */
+  readonly stdout: ReadableStream<Uint8Array>;
+  /** Its standard error, read the same way. */
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** Resolves when it has exited. */
+  readonly status: Promise<SpawnStatus>;
+  /** Sends a signal (default SIGTERM); does nothing once it has exited. */
+  kill(signal?: Deno.Signal): void;
+}
+
+/** Starts a process whose standard streams the caller reads and writes (an interactive exec). */
+export type SpawnPiped = (cmd: readonly string[], options?: SpawnPipedOptions) => PipedProcess;
+
+/**
+ * Starts `cmd` with standard output and error piped, and standard input
+ * piped when `options.stdin` (else empty).
+ *
+ * @throws {CommandError} when the program cannot start.
+ */
+export const spawnPiped: SpawnPiped = (cmd, options = {}) => {
+  const [program, ...args] = cmd;
+  if (program === undefined || program === "") throw new TypeError("Cannot spawn an empty command");
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      stdin: options.stdin ? "piped" : "null",
+      stdout: "piped",
+      stderr: "piped",
+      ...(options.env ? { env: options.env } : {}),
+    }).spawn();
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "command not found" : String(error);
+    throw new CommandError(cmd, { stderr: reason, cause: error });
+  }
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return { code: s.code, signal: s.signal };
+  });
+  return {
+    pid: child.pid,
+    stdin: options.stdin ? child.stdin : undefined,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    status,
+    kill(signal: Deno.Signal = "SIGTERM") {
+      if (exited) return;
+      try {
+        child.kill(signal);
+      } catch {
+        // It exited between the check and the kill.
+      }
+    },
+  };
+};

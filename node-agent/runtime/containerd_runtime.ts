@@ -84,7 +84,8 @@ import { EventStream } from "./_events.ts";
 import { ImageResolver, type ResolvedImage } from "./_image_config.ts";
 import { FifoLogPumps, type LogRotation } from "./_log_writer.ts";
 import { buildOciSpec, deviceInfo, hostDevices, type OciSpec } from "./_oci_spec.ts";
-import type { Spawn } from "./_spawn.ts";
+import { type Spawn, type SpawnPiped, spawnPiped } from "./_spawn.ts";
+import { type ExecSession, type ExecStreamOptions, startCtrExec } from "./exec_session.ts";
 import { type ContainerRecord, isValidContainerId, RecordStore, StateLayout } from "./_state.ts";
 import { followContainerLog, type FollowLogOptions, readContainerLog, type ReadLogOptions } from "./container_log.ts";
 import {
@@ -140,6 +141,8 @@ export interface ContainerdRuntimeOptions {
   exec?: Exec;
   /** Starts streaming commands (default: the real `spawn`). */
   spawn?: Spawn;
+  /** Starts interactive execs (default: the real `spawnPiped`). */
+  spawnPiped?: SpawnPiped;
   /** Size bounds of container logs (default 10 MiB, 5 files). */
   logRotation?: LogRotation;
   /** How often the event-fed view is checked against a full listing, in ms (default 30000). */
@@ -597,6 +600,27 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
       }
       throw new Error(`Cannot exec in container "${id}": ${ctrMessage(error)}`, { cause: error });
     }
+  }
+
+  /**
+   * Starts an interactive exec: `ctr tasks exec` with its streams piped
+   * (in a terminal of its own with `tty`, see {@linkcode startCtrExec}).
+   */
+  async execStream(id: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    if (command.length === 0) throw new TypeError("Cannot exec: the command is empty");
+    const info = await this.inspectContainer(id);
+    if (info.state !== "running") {
+      throw new Error(`Cannot exec in container "${id}": it is ${info.state}, not running`);
+    }
+    return startCtrExec({
+      ...options,
+      id,
+      execId: `exec-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`,
+      command,
+      ctr: this.#ctr,
+      exec: this.#exec,
+      spawnPiped: this.#options.spawnPiped ?? spawnPiped,
+    });
   }
 
   /**

@@ -39,6 +39,7 @@ import {
   type RuntimeVersion,
   type StopOptions,
 } from "./runtime.ts";
+import type { ExecSession, ExecStreamOptions } from "./exec_session.ts";
 
 /** How a fake container behaves once started. */
 export interface ContainerBehavior {
@@ -279,6 +280,55 @@ export class FakeRuntime implements Runtime {
     if (command.length === 0) return Promise.reject(new TypeError("Cannot exec: the command is empty"));
     const result = (this.#options.exec ?? defaultExec)(id, command);
     return Promise.resolve({ ...result, timedOut: false });
+  }
+
+  /**
+   * Starts an interactive exec: `cat` copies its standard input to its
+   * output until the input is closed; any other command runs through the
+   * configured exec handler, its output written at once.
+   */
+  execStream(id: string, command: string[], options: ExecStreamOptions = {}): Promise<ExecSession> {
+    const c = this.#get(id);
+    if (!c) return Promise.reject(new ContainerNotFoundError(id));
+    if (c.info.state !== "running") {
+      return Promise.reject(new Error(`Cannot exec in container "${id}": it is ${c.info.state}, not running`));
+    }
+    if (command.length === 0) return Promise.reject(new TypeError("Cannot exec: the command is empty"));
+    const stderr = new TransformStream<Uint8Array, Uint8Array>();
+    const stdout = new TransformStream<Uint8Array, Uint8Array>();
+    const ended = Promise.withResolvers<number>();
+    const encoder = new TextEncoder();
+    let stdin: WritableStream<Uint8Array> | undefined;
+    if (command[0] === "cat" && command.length === 1) {
+      const copy = new TransformStream<Uint8Array, Uint8Array>();
+      stdin = options.stdin ? copy.writable : undefined;
+      if (!options.stdin) copy.writable.close().catch(() => {});
+      copy.readable.pipeTo(stdout.writable).then(() => ended.resolve(0), () => ended.resolve(1));
+      stderr.writable.close().catch(() => {});
+    } else {
+      const result = (this.#options.exec ?? defaultExec)(id, command);
+      stdin = options.stdin ? new WritableStream<Uint8Array>() : undefined;
+      const write = async (stream: WritableStream<Uint8Array>, text: string) => {
+        const writer = stream.getWriter();
+        if (text) await writer.write(encoder.encode(text));
+        await writer.close();
+      };
+      Promise.all([
+        write(stdout.writable, options.tty ? result.stdout + result.stderr : result.stdout),
+        write(stderr.writable, options.tty ? "" : result.stderr),
+      ]).then(() => ended.resolve(result.exitCode), () => ended.resolve(result.exitCode));
+    }
+    return Promise.resolve({
+      stdin,
+      stdout: stdout.readable,
+      stderr: stderr.readable,
+      exitCode: ended.promise,
+      resize: () => Promise.resolve(),
+      async kill() {
+        await stdin?.abort().catch(() => {});
+        ended.resolve(137);
+      },
+    });
   }
 
   /** The container's output so far. */

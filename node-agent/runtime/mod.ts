@@ -31,4 +31,5 @@ export * from "./containerd_runtime.ts";
 export * from "./containerd_daemon.ts";
 export * from "./image_import.ts";
 export * from "./container_log.ts";
+export type { ExecSession, ExecStreamOptions, TerminalSize } from "./exec_session.ts";
 export type { LogRotation } from "./_log_writer.ts";

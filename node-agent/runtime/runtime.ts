@@ -17,6 +17,8 @@
  * @module
  */
 
+import type { ExecSession, ExecStreamOptions } from "./exec_session.ts";
+
 /** The runtime's name and version, for `node.status.nodeInfo.containerRuntimeVersion`. */
 export interface RuntimeVersion {
   /** `containerd`, `fake`. */
@@ -230,6 +232,12 @@ export interface Runtime {
   inspectContainer(id: string): Promise<ContainerInfo>;
   /** Runs a command in a running container and waits for it. */
   exec(id: string, command: string[], options?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Starts a command in a running container with its standard streams open
+   * while it runs (interactive exec, `kubectl exec -i`); optionally in a
+   * terminal. Throws when the container is not running.
+   */
+  execStream(id: string, command: string[], options?: ExecStreamOptions): Promise<ExecSession>;
   /** The container's output so far, from its log file. */
   logs(id: string, options?: LogOptions): Promise<string>;
   /** Resource use of a running container. */
