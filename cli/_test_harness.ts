@@ -236,18 +236,21 @@ export async function fixture(name: string): Promise<KubeObject[]> {
 }
 
 /**
- * Puts objects in the cluster as their owners would: metrics as the metrics
- * source stores them (metrics.k8s.io is read-only through the API), other
+ * Puts objects in the cluster as their owners would: metrics PUT to
+ * metrics.k8s.io as the agents push them (kept in memory), other
  * objects created through the API and then given their `status` through
  * the status subresource, as agents and controllers report it.
  */
 export async function seed(cluster: TestCluster, objects: readonly KubeObject[]): Promise<void> {
   for (const obj of objects) {
     if (obj.apiVersion === "metrics.k8s.io/v1beta1") {
-      const type = cluster.server.types.find((t) => t.group === "metrics.k8s.io" && t.kind === obj.kind)!;
-      await cluster.server.handler.objects.create(type, obj.metadata.namespace, structuredClone(obj), {
-        user: SYSTEM_USER,
-      });
+      const resource = obj.kind === "NodeMetrics" ? "nodes" : "pods";
+      const ns = obj.metadata.namespace ? `namespaces/${obj.metadata.namespace}/` : "";
+      const url = `https://in-process/apis/metrics.k8s.io/v1beta1/${ns}${resource}/${obj.metadata.name}`;
+      const response = await cluster.server.handler.as(SYSTEM_USER)(
+        new Request(url, { method: "PUT", body: JSON.stringify(obj), headers: { "content-type": "application/json" } }),
+      );
+      if (!response.ok) throw new Error(`seeding ${obj.kind} ${obj.metadata.name}: ${await response.text()}`);
       continue;
     }
     const { status, ...rest } = obj;
@@ -277,7 +280,9 @@ async function seedHomelab(cluster: TestCluster, clock: SetClock): Promise<void>
       "db-0": NOW - T0 - 5 * 60_000 - 10_000,
       "backup-28912": 71 * HOUR,
     };
-    clock.time = T0 + (offsets[obj.metadata.name!] ?? 0);
+    // Metrics are readings of "now" (the server drops those older than two minutes).
+    const metrics = obj.apiVersion === "metrics.k8s.io/v1beta1";
+    clock.time = metrics ? NOW : T0 + (offsets[obj.metadata.name!] ?? 0);
     await seed(cluster, [obj]);
   }
   clock.time = NOW;
