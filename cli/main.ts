@@ -31,8 +31,10 @@ import { execCommand } from "./exec.ts";
 import { getCommand } from "./get.ts";
 import { labelCommand } from "./label.ts";
 import { logsCommand } from "./logs.ts";
+import { nodeCommand } from "./node.ts";
 import { rolloutCommand } from "./rollout.ts";
 import { scaleCommand } from "./scale.ts";
+import { tokenCommand } from "./token.ts";
 import { topCommand } from "./top.ts";
 import { uncordonCommand } from "./uncordon.ts";
 import { versionCommand } from "./version.ts";
@@ -96,6 +98,8 @@ export function program(options: ProgramOptions = {}): Command {
     .addCommand(cordonCommand(ctx))
     .addCommand(uncordonCommand(ctx))
     .addCommand(drainCommand(ctx))
+    .addCommand(nodeCommand(ctx))
+    .addCommand(tokenCommand(ctx))
     .addCommand(eventsCommand(ctx))
     .addCommand(apiResourcesCommand(ctx))
     .addCommand(versionCommand(ctx))

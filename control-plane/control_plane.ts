@@ -36,6 +36,7 @@ import {
   TOKEN_NAMESPACE,
   TokenAuthenticator,
   type User,
+  withJoinEndpoints,
 } from "./apiserver/mod.ts";
 
 /** Skiff's version. */
@@ -203,7 +204,8 @@ export interface CreateApiOptions {
   /**
    * The cluster CA: with it the API signs node serving certificates
    * (`nodes/certificate`) and proxies `pods/log` and `pods/exec` to node
-   * agents; without it those answer 404.
+   * agents, and serves the CA and the join exchange (`/cacerts`,
+   * `/v1-skiff/join`); without it those answer 404.
    */
   ca?: CertificateAuthority;
 }
@@ -227,7 +229,7 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
   await services.start();
   const nodeType = types.find((t) => t.kind === "Node")!;
   const proxy = options.ca ? new NodeProxy({ ca: options.ca, nodeType }) : undefined;
-  const handler = createApiHandler({
+  const api = createApiHandler({
     store,
     types,
     authenticate: (req) => tokens.authenticate(req),
@@ -248,6 +250,8 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
     clock,
     ...(options.bookmarkIntervalMs ? { bookmarkIntervalMs: options.bookmarkIntervalMs } : {}),
   });
+  const secretType = types.find((t) => t.kind === "Secret")!;
+  const handler = options.ca ? withJoinEndpoints(api, { caPem: options.ca.certPem, tokens, secretType, clock }) : api;
   try {
     for (const name of INITIAL_NAMESPACES) {
       if (await handler.objects.find(namespaceType, undefined, name)) continue;

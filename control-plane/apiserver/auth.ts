@@ -124,6 +124,12 @@ export function tokenRecordOf(secret: KubeObject): TokenRecord | undefined {
   return record;
 }
 
+/** What {@linkcode TokenAuthenticator.check} found. */
+export type TokenCheck =
+  | { ok: true; record: TokenRecord }
+  | { ok: false; problem: "malformed" | "unknown" | "wrong-secret" }
+  | { ok: false; problem: "expired"; record: TokenRecord };
+
 /**
  * The bearer-token authenticator: keeps every token Secret in memory,
  * following the store's watch, and checks presented tokens against them.
@@ -188,17 +194,32 @@ export class TokenAuthenticator {
   }
 
   async #verify(token: string): Promise<TokenRecord | undefined> {
+    const checked = await this.check(token);
+    return checked.ok ? checked.record : undefined;
+  }
+
+  /**
+   * Checks a token and says why it fails: `malformed` (not `<id>.<secret>`),
+   * `unknown` (no token has this id: never created, or deleted),
+   * `wrong-secret`, or `expired` (the record is given, for its expiry). The
+   * secret is compared in constant time, and an expired token is reported
+   * only when its secret is right.
+   */
+  async check(token: string): Promise<TokenCheck> {
     const dot = token.indexOf(".");
-    if (dot <= 0) return undefined;
+    if (dot <= 0) return { ok: false, problem: "malformed" };
     const id = token.slice(0, dot);
     let record = this.#tokens.get(`${TOKEN_PREFIX}${id}`);
     if (!record && /^[a-z0-9]{6}$/.test(id)) record = await this.#read(`${TOKEN_PREFIX}${id}`);
     const presented = await sha256(token.slice(dot + 1));
     const expected = record?.secretHash ?? new Uint8Array(32);
     const same = expected.length === presented.length && timingSafeEqual(expected, presented);
-    if (!record || !same) return undefined;
-    if (record.expiresAt !== undefined && record.expiresAt <= this.#now()) return undefined;
-    return record;
+    if (!record) return { ok: false, problem: "unknown" };
+    if (!same) return { ok: false, problem: "wrong-secret" };
+    if (record.expiresAt !== undefined && record.expiresAt <= this.#now()) {
+      return { ok: false, problem: "expired", record };
+    }
+    return { ok: true, record };
   }
 
   /**

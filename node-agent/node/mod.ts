@@ -35,6 +35,15 @@ export {
   saveCredentials,
 } from "./credentials.ts";
 export { checkNodeName, defaultNodeName } from "./node_name.ts";
+export { CA_CERTS_PATH, JOIN_PATH, joinCluster, type JoinClusterOptions, JoinError, type JoinFailure } from "./join.ts";
+export {
+  caHashOfPem,
+  formatJoinToken,
+  isJoinToken,
+  JOIN_TOKEN_PREFIX,
+  type JoinToken,
+  parseJoinToken,
+} from "./join_token.ts";
 export {
   isLoopback,
   localAddressTowards,
