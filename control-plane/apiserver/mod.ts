@@ -9,6 +9,7 @@ export * from "./admission.ts";
 export * from "./auth.ts";
 export * from "./discovery.ts";
 export * from "./handler.ts";
+export * from "./join.ts";
 export * from "./metrics.ts";
 export * from "./node_certificate.ts";
 export * from "./node_proxy.ts";
