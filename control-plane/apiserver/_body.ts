@@ -1,12 +1,13 @@
 /**
- * Request bodies: size limit, JSON and YAML decoding with clear errors, and
- * what the client accepts back.
+ * Request bodies: size limit, JSON, YAML and Kubernetes protobuf decoding
+ * with clear errors, and what the client accepts back.
  *
  * @module
  */
 
 import YAML from "yaml";
 import { BadRequestError, TooLargeError, UnsupportedMediaTypeError } from "@skiff/api";
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from "./protobuf/decode.ts";
 
 /** The largest request body the API server reads (3 MiB, as Kubernetes). */
 export const MAX_BODY_BYTES = 3 * 1024 * 1024;
@@ -56,29 +57,35 @@ export function mediaType(header: string | null): string {
 }
 
 /** Patch and body formats the server decodes. */
-export type BodyFormat = "json" | "yaml";
+export type BodyFormat = "json" | "yaml" | "protobuf";
 
-/** Which decoder reads a Content-Type; throws `UnsupportedMediaTypeError` for others (protobuf, forms). */
+/** Which decoder reads a Content-Type; throws `UnsupportedMediaTypeError` for those not `allowed` (forms...). */
 export function bodyFormat(contentType: string, allowed: readonly string[]): BodyFormat {
   if (!allowed.includes(contentType)) {
     throw new UnsupportedMediaTypeError(
       `the body of the request was in an unknown format - accepted media types include: ${allowed.join(", ")}`,
     );
   }
+  if (contentType === PROTOBUF_MEDIA_TYPE) return "protobuf";
   return contentType.endsWith("yaml") ? "yaml" : "json";
 }
 
 /**
  * Decodes a body into a JSON value. Invalid UTF-8, invalid JSON or YAML,
  * several YAML documents, and nesting deeper than {@linkcode MAX_DEPTH} all
- * fail with `BadRequestError` saying where.
+ * fail with `BadRequestError` saying where. A protobuf body decodes to its
+ * object (see `protobuf/decode.ts`).
  */
 export function decodeBody(bytes: Uint8Array, format: BodyFormat): unknown {
   return decodeBodyText(bytes, format).value;
 }
 
-/** Like {@linkcode decodeBody}, and also returns the decoded text (for duplicate-field checks). */
+/**
+ * Like {@linkcode decodeBody}, and also returns the decoded text (for
+ * duplicate-field checks; empty for protobuf, which has no text).
+ */
 export function decodeBodyText(bytes: Uint8Array, format: BodyFormat): { value: unknown; text: string } {
+  if (format === "protobuf") return { value: decodeProtobufObject(bytes), text: "" };
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

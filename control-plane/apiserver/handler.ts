@@ -42,6 +42,7 @@ import {
   unknownFields,
 } from "./_field_validation.ts";
 import { goneEvent, watchStream } from "./_watch_stream.ts";
+import { PROTOBUF_MEDIA_TYPE } from "./protobuf/decode.ts";
 import { type Admission, ObjectStore, parseResourceVersion, timestamp, tooOld, type User } from "./object_store.ts";
 import { apiVersionOf, hasSubresource, type ServedType } from "./served_type.ts";
 import { compileSelectors } from "./_selectors.ts";
@@ -125,7 +126,8 @@ export interface ApiHandler {
   as(user: User): (req: Request) => Promise<Response>;
 }
 
-const BODY_TYPES = ["application/json", "application/yaml"];
+/** Create, update and delete bodies; protobuf as client-go's typed clients (kubectl create, drain) send it. */
+const BODY_TYPES = ["application/json", "application/yaml", PROTOBUF_MEDIA_TYPE];
 const PATCH_TYPES = [
   "application/json-patch+json",
   "application/merge-patch+json",
