@@ -79,6 +79,7 @@ import {
   parseMetrics,
   PullProgressParser,
   type TaskEntry,
+  type TaskMetrics,
 } from "./_ctr.ts";
 import { EventStream } from "./_events.ts";
 import { ImageResolver, type ResolvedImage } from "./_image_config.ts";
@@ -649,12 +650,20 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     });
   }
 
-  /** CPU and memory of the running container, from `ctr tasks metrics`. */
+  /**
+   * CPU and memory of the running container, read from its cgroup's files
+   * (v1 or v2; a few file reads), else from `ctr tasks metrics` (a process
+   * per container: ~60 ms of CPU each, which made a metrics round over 30
+   * pods cost 1.7 s of CPU).
+   */
   async stats(id: string): Promise<ContainerStats> {
     const info = await this.inspectContainer(id);
     if (info.state !== "running") {
       throw new Error(`Cannot read stats of container "${id}": it is ${info.state}, not running`);
     }
+    const record = await this.#recordOf(id);
+    const fromCgroup = await cgroupMetrics(record.cgroupsPath);
+    if (fromCgroup) return { timestamp: Date.now(), ...fromCgroup };
     let json: Record<string, unknown>;
     try {
       json = await this.#ctr.metrics(id);
@@ -1138,6 +1147,52 @@ async function readImageFiles(rootfs: string): Promise<{ passwd?: string; group?
   };
   const [passwd, group] = await Promise.all([read("passwd"), read("group")]);
   return { ...(passwd !== undefined ? { passwd } : {}), ...(group !== undefined ? { group } : {}) };
+}
+
+/** The value of `key` in a flat-keyed cgroup file (`memory.stat`, `cpu.stat`). */
+function statValue(text: string, key: string): number | undefined {
+  const match = new RegExp(`^${key} (\\d+)$`, "m").exec(text);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * CPU and memory of the cgroup at `cgroupsPath`, as `ctr tasks metrics`
+ * computes them: cgroup v1 (`cpuacct.usage`, `memory.usage_in_bytes`,
+ * `total_inactive_file`) or v2 (`cpu.stat` usage_usec, `memory.current`,
+ * `inactive_file`); undefined when neither layout has the cgroup.
+ */
+export async function cgroupMetrics(
+  cgroupsPath: string,
+  root = "/sys/fs/cgroup",
+): Promise<TaskMetrics | undefined> {
+  const read = (path: string) => Deno.readTextFile(`${root}${path}`).catch(() => undefined);
+  const [cpuacct, usage, memoryStat] = await Promise.all([
+    read(`/cpuacct${cgroupsPath}/cpuacct.usage`).then((text) =>
+      text ?? read(`/cpu,cpuacct${cgroupsPath}/cpuacct.usage`)
+    ),
+    read(`/memory${cgroupsPath}/memory.usage_in_bytes`),
+    read(`/memory${cgroupsPath}/memory.stat`),
+  ]);
+  if (cpuacct !== undefined && usage !== undefined && memoryStat !== undefined) {
+    const memory = Number(usage.trim());
+    return {
+      cpuUsageNanoseconds: Number(cpuacct.trim()),
+      memoryUsageBytes: memory,
+      memoryWorkingSetBytes: Math.max(0, memory - (statValue(memoryStat, "total_inactive_file") ?? 0)),
+    };
+  }
+  const [cpuStat, current, stat2] = await Promise.all([
+    read(`${cgroupsPath}/cpu.stat`),
+    read(`${cgroupsPath}/memory.current`),
+    read(`${cgroupsPath}/memory.stat`),
+  ]);
+  if (cpuStat === undefined || current === undefined || stat2 === undefined) return undefined;
+  const memory = Number(current.trim());
+  return {
+    cpuUsageNanoseconds: (statValue(cpuStat, "usage_usec") ?? 0) * 1000,
+    memoryUsageBytes: memory,
+    memoryWorkingSetBytes: Math.max(0, memory - (statValue(stat2, "inactive_file") ?? 0)),
+  };
 }
 
 /** Whether the cgroup at `cgroupsPath` saw an OOM kill (cgroup v1 `memory.oom_control`, v2 `memory.events`). */

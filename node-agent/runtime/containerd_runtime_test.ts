@@ -4,7 +4,7 @@ import { buildBusyboxImage } from "../../test/fixtures/build_busybox.ts";
 import { createTempDir, removeTree, requireTools, startContainerd, uniqueName } from "../../test/support/mod.ts";
 import { type Exec, run } from "../_exec.ts";
 import { ensureContainerd } from "./containerd_daemon.ts";
-import { ContainerdRuntime } from "./containerd_runtime.ts";
+import { cgroupMetrics, ContainerdRuntime } from "./containerd_runtime.ts";
 import { readContainerLog } from "./container_log.ts";
 import { startTestRegistry } from "./_test_registry.ts";
 import { dispose, eventually, exited, newRuntime, removeRuncLeftovers } from "./_test_support.ts";
@@ -203,6 +203,8 @@ Deno.test({
         assert.ok(second.cpuUsageNanoseconds > first.cpuUsageNanoseconds);
         assert.ok(second.memoryWorkingSetBytes > 0);
         assert.ok(second.memoryUsageBytes >= second.memoryWorkingSetBytes);
+        const cgroupsPath = `/${runtime.namespace}/busy`;
+        assert.ok(await cgroupMetrics(cgroupsPath), `stats come from the cgroup files of ${cgroupsPath}`);
         await runtime.stopContainer("busy", { gracePeriodSeconds: 0 });
         await assert.rejects(runtime.stats("busy"), /it is exited, not running/);
       });
