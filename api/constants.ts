@@ -127,3 +127,21 @@ export const LABEL_CSI_DRIVER_PREFIX = "csi.skiff.dev/";
  * that driver can still give new volumes on the node, as its agent last read them.
  */
 export const ANNOTATION_CSI_CAPACITY_PREFIX = "capacity.csi.skiff.dev/";
+
+/** Node label: `"true"` lets the cloud controller put the node to sleep when idle and wake it with Wake-on-LAN. */
+export const LABEL_WAKE_ON_LAN = "power.skiff.dev/wake-on-lan";
+/** Node annotation: the power state the cloud controller put the node in, `Sleeping` or `Waking`. */
+export const ANNOTATION_POWER_STATE = "power.skiff.dev/state";
+/** Node annotation: the MAC address of the node's InternalIP interface, reported by its agent for Wake-on-LAN. */
+export const ANNOTATION_POWER_MAC = "power.skiff.dev/mac";
+/** Node annotation: how the agent puts the node to sleep when asked, `suspend` or `poweroff`. */
+export const ANNOTATION_POWER_SLEEP_MODE = "power.skiff.dev/sleep-mode";
+/** Node annotation: the id (a time) of the cloud controller's request that the node sleep. */
+export const ANNOTATION_POWER_SLEEP_REQUEST = "power.skiff.dev/sleep-request";
+/** Node annotation: the id of the last sleep request the node's agent carried out (so it acts on each once). */
+export const ANNOTATION_POWER_SLEEP_DONE = "power.skiff.dev/sleep-done";
+/**
+ * Lease name prefix, in kube-system: `skiff-lb-<address with dashes>` is
+ * held by the node that answers for that LoadBalancer address.
+ */
+export const LB_LEASE_PREFIX = "skiff-lb-";

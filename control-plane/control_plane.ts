@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import { API_PORT, type Clock, INITIAL_NAMESPACES, type KubeObject, systemClock } from "@skiff/api";
 import { ApiClient, KubeconfigError, loadKubeconfig, writeKubeconfig } from "@skiff/client";
+import { type CloudControllerOptions, cloudControllers, parseAddressPool } from "./cloud/mod.ts";
 import { ControllerManager, defaultControllers } from "./controllers/mod.ts";
 import { Scheduler } from "./scheduler/mod.ts";
 import { ensureDefaultStorageClass } from "./default_storage_class.ts";
@@ -66,6 +67,12 @@ export interface ControlPlaneOptions {
    * process, talking to the API in process. Default false: API only.
    */
   controllers?: boolean;
+  /**
+   * The cloud controller's settings (with `controllers`): the LoadBalancer
+   * pool (`--lb-pool`; the ConfigMap kube-system/skiff-lb-pool overrides it
+   * at run time) and power on demand (`--power-management`; off when absent).
+   */
+  cloud?: CloudControllerOptions;
 }
 
 /** A running control plane. */
@@ -94,6 +101,7 @@ export interface ControlPlane {
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const log = options.log ?? ((line: string) => console.error(line));
   const clock = options.clock ?? systemClock;
+  if (options.cloud?.lbPool) parseAddressPool(options.cloud.lbPool, "--lb-pool");
   await Deno.mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const pki = await ensurePki(join(options.dataDir, "pki"), { sans: options.tlsSans ?? [] });
   for (const change of pki.changes) log(change);
@@ -160,7 +168,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     });
     manager = new ControllerManager({
       client,
-      controllers: [new Scheduler({ clock }), ...defaultControllers()],
+      controllers: [new Scheduler({ clock }), ...defaultControllers(), ...cloudControllers(client, options.cloud)],
       identity: `${Deno.hostname()}-${Deno.pid}`,
       clock,
       log,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { ForbiddenError, INITIAL_NAMESPACES, type KubeObject, NotFoundError } from "@skiff/api";
+import { ForbiddenError, INITIAL_NAMESPACES, type KubeObject, LB_LEASE_PREFIX, NotFoundError } from "@skiff/api";
 import type { Admission } from "./object_store.ts";
 import type { ServedType } from "./served_type.ts";
 import { nodeStorageWriteRefusal } from "./storage_admission.ts";
@@ -73,11 +73,19 @@ export const nodeRestriction: Admission = (req) => {
         }
       }
       return;
-    case "Lease":
-      if (req.object.metadata.name !== node || req.object.metadata.namespace !== "kube-node-lease") {
+    case "Lease": {
+      const { name = "", namespace } = req.object.metadata;
+      if (namespace === "kube-system" && name.startsWith(LB_LEASE_PREFIX)) {
+        // A LoadBalancer address lease: a node may take it for itself or give it up, never hand it to another.
+        const holder = (req.object.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? "";
+        if (holder !== "" && holder !== node) refuse(`node "${node}" may not make "${holder}" the holder`);
+        return;
+      }
+      if (name !== node || namespace !== "kube-node-lease") {
         refuse(`node "${node}" may write only its own lease kube-node-lease/${node}`);
       }
       return;
+    }
     case "Pod":
       if (nodeNameOf(req.old ?? req.object) !== node) {
         refuse(`node "${node}" may change only pods bound to it`);

@@ -13,7 +13,7 @@
  */
 
 import { timingSafeEqual } from "node:crypto";
-import { ForbiddenError, type KubeObject, UnauthorizedError } from "@skiff/api";
+import { ForbiddenError, type KubeObject, LB_LEASE_PREFIX, UnauthorizedError } from "@skiff/api";
 import type { Store } from "../store/mod.ts";
 import type { Authorizer, RequestAttributes } from "./handler.ts";
 import type { User } from "./object_store.ts";
@@ -321,7 +321,13 @@ function authorizeNode(user: User, a: RequestAttributes, deny: (why: string) => 
         a.namespace === "kube-node-lease" &&
         (a.verb === "create" || ((a.verb === "update" || a.verb === "patch") && own))
       ) return;
-      return deny(`a node may change only its own Lease "kube-node-lease/${user.nodeName}"`);
+      // LoadBalancer address leases: the node holding one answers for that address.
+      if (a.namespace === "kube-system" && ["create", "update", "patch"].includes(a.verb)) {
+        if (a.verb === "create" || a.name?.startsWith(LB_LEASE_PREFIX)) return;
+      }
+      return deny(
+        `a node may change only its own Lease "kube-node-lease/${user.nodeName}" and LoadBalancer address leases "kube-system/${LB_LEASE_PREFIX}*"`,
+      );
     case "pods":
       if (a.subresource === "status" && (a.verb === "update" || a.verb === "patch")) return;
       if (a.verb === "delete" && !a.subresource) return;
