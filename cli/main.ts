@@ -28,6 +28,7 @@ import { drainCommand } from "./drain.ts";
 import { editCommand } from "./edit.ts";
 import { eventsCommand } from "./events.ts";
 import { execCommand } from "./exec.ts";
+import { flashCommand } from "./flash.ts";
 import { getCommand } from "./get.ts";
 import { labelCommand } from "./label.ts";
 import { logsCommand } from "./logs.ts";
@@ -82,6 +83,7 @@ export function program(options: ProgramOptions = {}): Command {
     .addCommand(upCommand())
     .addCommand(agentCommand())
     .addCommand(csiLocalCommand(io))
+    .addCommand(flashCommand(io))
     .addCommand(getCommand(ctx))
     .addCommand(describeCommand(ctx))
     .addCommand(applyCommand(ctx))
