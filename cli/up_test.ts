@@ -3,21 +3,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
-import { createTempDir, requireTools, uniqueName } from "../test/support/mod.ts";
-import { localAgentProblem } from "./up_run.ts";
+import { createTempDir, findProgram, requireTools, uniqueName } from "../test/support/mod.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-Deno.test("localAgentProblem() says in one line why the local agent cannot start, or nothing", () => {
-  assert.equal(localAgentProblem({ uid: 0, findProgram: () => true }), undefined);
-  assert.match(localAgentProblem({ uid: 1000, findProgram: () => true })!, /must run as root.*sudo deno task up/);
-  assert.match(
-    localAgentProblem({ uid: 0, findProgram: (name) => name !== "runc" })!,
-    /^runc is not installed; install with `apt-get install containerd runc`, or pass --no-agent$/,
-  );
-  assert.match(localAgentProblem({ uid: 0, findProgram: () => false })!, /^containerd and runc are not installed/);
-});
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -41,12 +30,42 @@ function processesMentioning(text: string): string[] {
   return found;
 }
 
+Deno.test({
+  name: "skiff up --no-install with runc missing from PATH prints the preflight table and refuses with the fix",
+  ...requireTools(["containerd", "nft", "ip", "df"], { root: true }),
+  fn: async () => {
+    await using tmp = await createTempDir({ prefix: "skiff-up-preflight-" });
+    const bin = tmp.join("bin");
+    await Deno.mkdir(bin);
+    for (const name of ["containerd", "ctr", "containerd-shim-runc-v2", "nft", "ip", "df", "mkfs.ext4", "losetup"]) {
+      const found = findProgram(name);
+      if (found) await Deno.symlink(found, join(bin, name));
+    }
+    const dataDir = tmp.join("data");
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "up", "--no-install", "--data-dir", dataDir, "--port", "0", "--bind", "127.0.0.1"],
+      cwd: ROOT,
+      env: { PATH: bin },
+      stdin: "null",
+    }).output();
+    const stdout = new TextDecoder().decode(result.stdout);
+    const stderr = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 1, `${stdout}\n${stderr}`);
+    assert.match(stdout, /^Preflight:\n {2}CHECK +STATUS +DETAIL\n/);
+    assert.match(stdout, /\n {2}runc +missing +"runc" not found on PATH \(starts containers\)\n/);
+    assert.match(stdout, /\n {2}containerd +ok +/);
+    assert.match(stderr, /runc: apt-get install -y runc \(or run skiff up without --no-install\)/);
+    assert.doesNotMatch(stdout, /apt-get update|Installing/, "nothing is installed with --no-install");
+    await assert.rejects(Deno.stat(join(dataDir, "admin.kubeconfig")), Deno.errors.NotFound, "no cluster was started");
+  },
+});
+
 const needs = requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc", "unshare", "hostname"], {
   root: true,
 });
 
 /**
- * Runs `skiff up` on `dataDir` with `nodeName` as its hostname until its local agent says the node is Ready, then
+ * Runs `skiff up` on `dataDir` with `nodeName` as its hostname until it prints the join command (its last step), then
  * calls `check` and stops it with SIGTERM; returns what it printed.
  */
 async function runUpUntilReady(
@@ -89,7 +108,7 @@ async function runUpUntilReady(
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         output.push(line);
-        if (/^agent: Node ".*" is Ready/.test(line)) ready.resolve();
+        if (/^Join other machines as nodes/.test(line)) ready.resolve();
         if (/^Local agent (could not start|not started)/.test(line)) {
           ready.reject(new Error("the local agent did not start"));
         }
@@ -140,6 +159,28 @@ Deno.test({
       assert.match(node.spec?.podCIDR ?? "", /^10\.42\.\d+\.0\/24$/);
       assert.match(node.status?.nodeInfo?.containerRuntimeVersion ?? "", /^containerd:\/\//);
       uid = node.metadata.uid;
+      const text = output.join("\n");
+      assert.match(text, /^Preflight:\n {2}CHECK +STATUS +DETAIL\n/);
+      assert.match(text, /\n {2}memory cgroup +ok +/);
+      const order = [
+        /^containerd (is up|: using)/,
+        /^Skiff API server is up/,
+        /^Volumes: local\.csi\.skiff\.dev serves /,
+      ];
+      const at = order.map((pattern) => output.findIndex((line) => pattern.test(line)));
+      assert.ok(
+        at.every((i, n) => i >= 0 && (n === 0 || i > at[n - 1]!)),
+        `containerd, API, plugin in order:\n${text}`,
+      );
+      assert.ok(
+        output.some((line) => /^agent: Volume provisioner: provisions local\.csi\.skiff\.dev volumes/.test(line)),
+        text,
+      );
+      assert.equal(
+        node.metadata.labels?.["csi.skiff.dev/local.csi.skiff.dev"],
+        "true",
+        "the provisioner labelled the node",
+      );
     });
     assert.deepEqual(processesMentioning(tmp.path), [], "no process of this cluster outlives skiff up");
 
