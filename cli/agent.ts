@@ -15,7 +15,7 @@ export function agentCommand(): Command {
     .option("--server <url>", "API server URL, e.g. https://192.168.1.10:6443 (stored after the first start)")
     .option(
       "--token <token>",
-      "bearer token <id>.<secret>: a node token for this node name, or an admin token (stored)",
+      "a join token K10…::<id>.<secret> from `skiff token create`, or a bearer token <id>.<secret>: a node token for this node name, or an admin token (stored)",
     )
     .option("--ca-cert <file>", "the cluster CA certificate, <data-dir>/pki/ca.crt on the control plane (stored)")
     .option("--node-name <name>", "the node's name (default: the stored one, else this machine's hostname)")
@@ -24,18 +24,23 @@ export function agentCommand(): Command {
       "--containerd-address <sock>",
       "containerd's socket (default: /run/containerd/containerd.sock if it answers, else start one under the data dir)",
     )
+    .option(
+      "--containerd-namespace <name>",
+      "the containerd namespace of the node's containers and images (default: skiff); one per agent sharing a containerd",
+    )
     .option("--node-ip <ip>", "the node's InternalIP (default: the address this machine reaches the server from)")
     .addHelpText(
       "after",
       `
-The first start needs --server and --token (and --ca-cert, unless the server's
-certificate is signed by a CA the system trusts); they are kept in
+The first start needs --server and --token. With a join token (what
+\`skiff token create\` prints on the control plane), the agent fetches the
+server's CA, checks it against the hash the token carries before it sends
+anything, and exchanges the token for a node credential bound to this node's
+name; one join token can join several nodes until it expires. A plain bearer
+token needs --ca-cert too, unless the server's certificate is signed by a CA
+the system trusts. Server, CA and node token are kept in
 <data-dir>/agent/credentials.json (mode 0600), so later starts need no flags.
 Flags given later replace what is stored.
-
-For now the token is a node token (made for this node's name) or an admin
-bearer token, and the CA comes from --ca-cert or the stored credentials; a
-join token that pins the CA by its hash comes later.
 
 SIGINT or SIGTERM stops the agent; containers keep running and are adopted
 when it starts again.`,
@@ -49,6 +54,7 @@ when it starts again.`,
         ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
         ...(options.containerdAddress !== undefined ? { containerdAddress: options.containerdAddress } : {}),
         ...(options.nodeIp !== undefined ? { nodeIp: options.nodeIp } : {}),
+        ...(options.containerdNamespace !== undefined ? { containerdNamespace: options.containerdNamespace } : {}),
       });
     });
 }

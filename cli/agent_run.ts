@@ -24,6 +24,8 @@ export interface AgentCommandOptions {
   containerdAddress?: string;
   /** `--node-ip`. */
   nodeIp?: string;
+  /** `--containerd-namespace`. */
+  containerdNamespace?: string;
 }
 
 async function readCa(file: string): Promise<string> {
@@ -65,6 +67,7 @@ export async function runAgentCommand(options: AgentCommandOptions): Promise<voi
         ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
         ...(options.containerdAddress !== undefined ? { containerdAddress: options.containerdAddress } : {}),
         ...(options.nodeIp !== undefined ? { nodeIp: options.nodeIp } : {}),
+        ...(options.containerdNamespace !== undefined ? { containerdNamespace: options.containerdNamespace } : {}),
         log: (line) => console.log(line),
         signal: starting.signal,
       });

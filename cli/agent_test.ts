@@ -4,9 +4,11 @@ import { fileURLToPath } from "node:url";
 import type { KubeObject, Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
 import { newToken, startControlPlane, SYSTEM_USER } from "@skiff/control-plane";
+import { credentialsPath, loadCredentials } from "@skiff/node-agent";
 import { createTempDir, requireTools, uniqueName } from "../test/support/mod.ts";
 import { captureIo } from "./_test_harness.ts";
 import { runCli } from "./main.ts";
+import { createJoinToken } from "./token_run.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -20,6 +22,8 @@ Deno.test("skiff agent --help tells where the credentials are kept and what toke
   }
   assert.match(help, /credentials\.json/);
   assert.match(help, /node token .*or an admin/);
+  assert.match(help, /a join token K10…::<id>\.<secret>/);
+  assert.match(help, /checks it against the hash the token carries before it sends/);
 });
 
 Deno.test("skiff agent without stored credentials or flags says to pass --server and --token", async () => {
@@ -154,6 +158,63 @@ Deno.test({
         code = await second.stop();
       }
       assert.equal(code, 0, second.output.join("\n"));
+      assert.deepEqual(processesMentioning(dataDir), [], "no process of the agent outlives it");
+    } finally {
+      await plane.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "skiff agent --server URL --token K10… joins with a join token and stores the node credential it gets for it",
+  ...requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc"], { root: true }),
+  fn: async () => {
+    await using tmp = await createTempDir({ prefix: "skiff-agent-join-" });
+    const plane = await startControlPlane({
+      dataDir: tmp.join("plane"),
+      port: 0,
+      bind: "127.0.0.1",
+      controllers: true,
+      log: () => {},
+    });
+    const admin = new ApiClient({ server: plane.url, transport: plane.handler.as(SYSTEM_USER) });
+    try {
+      const nodeName = uniqueName("agent-join").toLowerCase();
+      const { joinToken, id } = await createJoinToken(admin, {
+        caHash: plane.pki.caHash,
+        ttlMs: 3_600_000,
+        now: Date.now(),
+      });
+      const dataDir = tmp.join("agent");
+      const agent = spawnAgent([
+        "--server",
+        plane.url,
+        "--token",
+        joinToken,
+        "--node-name",
+        nodeName,
+        "--data-dir",
+        dataDir,
+      ]);
+      let code: number;
+      try {
+        await agent.ready;
+        const node = await admin.kind<Node>("v1", "Node").get(nodeName);
+        assert.equal(node.status?.conditions?.find((c) => c.type === "Ready")?.status, "True");
+      } finally {
+        code = await agent.stop();
+      }
+      assert.equal(code, 0, agent.output.join("\n"));
+      assert.ok(
+        agent.output.some((line) =>
+          line.startsWith(`Joined the cluster at ${plane.url} as node "${nodeName}" with join token "${id}"`)
+        ),
+        agent.output.join("\n"),
+      );
+      const stored = await loadCredentials(dataDir);
+      assert.equal(stored?.caPem, plane.pki.caPem);
+      assert.equal((await plane.tokens.verify(stored!.token))?.nodeName, nodeName, "a node token of this name");
+      assert.equal((await Deno.stat(credentialsPath(dataDir))).mode! & 0o777, 0o600);
       assert.deepEqual(processesMentioning(dataDir), [], "no process of the agent outlives it");
     } finally {
       await plane.stop();

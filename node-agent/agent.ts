@@ -3,22 +3,42 @@
  * order, the node's identity, containerd, the container runtime, the
  * hardware monitor, the logs and exec server, the Node registration and its
  * heartbeats, the server's certificate, the wait for a pod CIDR, the pod
- * network, volume plugins, airgap image import and the pod manager; each
+ * network, the node's part of the cluster network (routes to the other
+ * nodes' pods, the service proxy, the cluster DNS server), volume plugins,
+ * airgap image import, the pod manager and the volume provisioner; each
  * step logs one line, and a failure says what to do.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { type Clock, CONTAINERD_NAMESPACE, type Node, systemClock, type Taint } from "@skiff/api";
-import { ApiClient, createTlsFetch, EventRecorder, type Transport } from "@skiff/client";
+import {
+  type Clock,
+  CLUSTER_DOMAIN,
+  CONTAINERD_NAMESPACE,
+  type Node,
+  SERVICE_CIDR,
+  systemClock,
+  type Taint,
+} from "@skiff/api";
+import { ApiClient, createTlsFetch, EventRecorder, SharedInformers, type Transport } from "@skiff/client";
+import { startAgentCloud } from "./cloud/mod.ts";
+import { ClusterDns } from "./dns/mod.ts";
 import {
   type DeviceKind,
   HardwareMonitor,
   type HardwareMonitorOptions,
   type HardwareReadings,
 } from "./hardware/mod.ts";
-import { CniPodNetwork, DEFAULT_CNI_BIN_DIR, type PodNetwork } from "./network/mod.ts";
+import {
+  CniPodNetwork,
+  DEFAULT_CNI_BIN_DIR,
+  masqueradeScope,
+  NodeRoutes,
+  podGateway,
+  type PodNetwork,
+  ServiceProxy,
+} from "./network/mod.ts";
 import {
   AGENT_PORT,
   checkNodeName,
@@ -26,6 +46,8 @@ import {
   CredentialsError,
   credentialsPath,
   defaultNodeName,
+  isJoinToken,
+  joinCluster,
   loadCredentials,
   localAddressTowards,
   mergeCredentials,
@@ -40,15 +62,21 @@ import {
   saveCredentials,
   waitForPodCidr,
 } from "./node/mod.ts";
-import { PodManager } from "./pods/mod.ts";
+import { type ClusterDnsConfig, PodManager } from "./pods/mod.ts";
+import { VolumeProvisioner } from "./provisioner/mod.ts";
 import { ContainerdRuntime, ensureContainerd, type Runtime, startImageImport } from "./runtime/mod.ts";
 import { type AgentServer, ServingCertificateKeeper, startAgentServer } from "./server/mod.ts";
+import { discoverPlugins } from "./volume/mod.ts";
 
 /** Options of {@linkcode runAgent}. */
 export interface AgentOptions {
   /** The API server's URL (default: the stored credentials'). */
   server?: string;
-  /** A node (or admin) bearer token (default: the stored credentials'). */
+  /**
+   * A join token (`K10<ca-hash>::<id>.<secret>`, exchanged for a node token
+   * on the first start), or a node (or admin) bearer token (default: the
+   * stored credentials').
+   */
   token?: string;
   /** The cluster CA, PEM (default: the stored credentials'; none: the system's roots). */
   caPem?: string;
@@ -88,6 +116,20 @@ export interface AgentOptions {
   port?: number;
   /** The address that port is bound on (default 0.0.0.0). */
   bindAddress?: string;
+  /**
+   * The containerd namespace of the node's containers and images (default
+   * `skiff`); agents that share one containerd need one each.
+   */
+  containerdNamespace?: string;
+  /**
+   * Run the node's part of the cluster network (default `true`): host-gw
+   * routes to every other node's pods, the service proxy's nftables table
+   * (which also masquerades traffic leaving the cluster's pod range) and
+   * the cluster DNS server on the pod bridge's address, which pods get as
+   * their name server. `false` leaves all three out, for an agent that
+   * shares its network namespace with other agents or a test.
+   */
+  clusterNetwork?: boolean;
 }
 
 /** A running agent. */
@@ -118,6 +160,8 @@ export class AgentStartError extends Error {
 }
 
 const CNI_PLUGINS = ["bridge", "host-local", "loopback", "portmap"];
+/** containerd's rule for namespace names. */
+const CONTAINERD_NAMESPACE_NAME = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 
 /** The CNI plugins the pod network runs that are not installed. */
 async function missingCniPlugins(): Promise<string[]> {
@@ -195,21 +239,43 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     }
   };
 
+  const containerdNamespace = options.containerdNamespace ?? CONTAINERD_NAMESPACE;
+  if (!CONTAINERD_NAMESPACE_NAME.test(containerdNamespace) || containerdNamespace.length > 76) {
+    throw new AgentStartError(
+      "options",
+      `Invalid containerd namespace "${containerdNamespace}": expected up to 76 letters and digits, separated by single ".", "_" or "-"`,
+    );
+  }
+
   try {
     // 1. Identity.
     const credentials = await step("credentials", "", async () => {
       const stored = await loadCredentials(dataDir);
-      const merged = mergeCredentials(stored, {
+      const given = {
         ...(options.server !== undefined ? { server: options.server } : {}),
-        ...(options.token !== undefined ? { token: options.token } : {}),
         ...(options.caPem !== undefined ? { caPem: options.caPem } : {}),
         ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
-      }, { defaultNodeName: defaultNodeName(), path: credentialsPath(dataDir) });
+      };
+      // A join token (K10…) is exchanged for a node credential first, which is stored at once.
+      const joining = options.token !== undefined && isJoinToken(options.token);
+      const merged = joining
+        ? await joinCluster({
+          ...given,
+          token: options.token!,
+          stored,
+          dataDir,
+          defaultNodeName: defaultNodeName(),
+          log,
+        })
+        : mergeCredentials(stored, {
+          ...given,
+          ...(options.token !== undefined ? { token: options.token } : {}),
+        }, { defaultNodeName: defaultNodeName(), path: credentialsPath(dataDir) });
       checkNodeName(merged.nodeName);
       log(
-        `Node identity: "${merged.nodeName}" of ${merged.server} (${stored ? "stored in" : "to be stored in"} ${
-          credentialsPath(dataDir)
-        })`,
+        `Node identity: "${merged.nodeName}" of ${merged.server} (${
+          stored || joining ? "stored in" : "to be stored in"
+        } ${credentialsPath(dataDir)})`,
       );
       return merged;
     });
@@ -243,7 +309,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
         const containerdRuntime = new ContainerdRuntime({
           stateDir: join(dataDir, "runtime"),
           address: containerd.address,
-          namespace: CONTAINERD_NAMESPACE,
+          namespace: containerdNamespace,
           onError: (error) => log(`Container runtime: ${error.message}`),
         });
         undo.push({ what: "the container runtime", run: () => containerdRuntime.close() });
@@ -252,7 +318,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     );
     const runtimeVersion = await step("runtime", "check that containerd runs and answers on its socket", async () => {
       const version = await runtime.version();
-      log(`Container runtime: ${version.name} ${version.version} (namespace "${CONTAINERD_NAMESPACE}")`);
+      log(`Container runtime: ${version.name} ${version.version} (namespace "${containerdNamespace}")`);
       return `${version.name}://${version.version}`;
     });
 
@@ -389,14 +455,24 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       () => waitForPodCidr(client, nodeName, { clock, log, ...(options.signal ? { signal: options.signal } : {}) }),
     );
     const podCidr = node.spec!.podCIDR!;
+    const clusterNetwork = options.clusterNetwork ?? true;
     const network = await step("pod network", "", () => {
+      // With the cluster network on, the service proxy's table masquerades traffic leaving the cluster's pod range.
       const built = options.network?.(podCidr) ??
-        new CniPodNetwork({ nodeName, podCidr, stateDir: join(dataDir, "network") });
+        new CniPodNetwork({ nodeName, podCidr, stateDir: join(dataDir, "network"), ipMasq: !clusterNetwork });
       log(`Pod network: ${podCidr} on this node; state in ${join(dataDir, "network")}`);
       return Promise.resolve(built);
     });
 
-    // 7. Volume plugins.
+    // 7. Cluster network: routes to other nodes' pods, Services, DNS.
+    let clusterDns: ClusterDnsConfig | undefined;
+    if (clusterNetwork) {
+      clusterDns = await startClusterNetwork({ client, podCidr, internalIp, network, clock, log, step, undo });
+    } else {
+      log("Cluster network: off (no routes to other nodes' pods, no service proxy, no cluster DNS)");
+    }
+
+    // 8. Volume plugins.
     await step("volume plugins", `check the plugin sockets under ${join(dataDir, "plugins")}`, async () => {
       const check = await checkVolumePlugins(dataDir);
       for (const failure of check.failures) {
@@ -411,7 +487,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       );
     });
 
-    // 8. Airgap images.
+    // 9. Airgap images.
     await step("images", `check that ${join(dataDir, "images")} is a writable directory`, async () => {
       const imagesDir = join(dataDir, "images");
       if (containerdAddress === undefined) {
@@ -422,7 +498,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       const importer = await startImageImport({
         imagesDir,
         address: containerdAddress,
-        namespace: CONTAINERD_NAMESPACE,
+        namespace: containerdNamespace,
         onImported: ({ file, refs }) => log(`Images: imported ${refs.join(", ") || "nothing"} from ${file}`),
         onError: (error) => log(`Images: ${error.message}`),
       });
@@ -430,7 +506,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       log(`Images: archives (*.tar) in ${imagesDir} are imported now and whenever one appears`);
     });
 
-    // 9. Pods.
+    // 10. Pods.
     const recorder = new EventRecorder(client, {
       component: "skiff-agent",
       host: nodeName,
@@ -448,6 +524,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       recorder,
       clock,
       log,
+      ...(clusterDns ? { clusterDns } : {}),
     });
     await step("pods", "check that the container runtime answers and the data directory is writable", async () => {
       undo.push({
@@ -458,6 +535,49 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
         },
       });
       await pods.start();
+    });
+    // 10b. Volume provisioning: the claims the scheduler picked this node for get volumes from its CSI plugins.
+    await step("volume provisioner", `check the plugin sockets under ${join(dataDir, "plugins")}`, async () => {
+      const { plugins } = await discoverPlugins(join(dataDir, "plugins"));
+      if (plugins.length === 0) {
+        log(
+          `Volume provisioner: off: no CSI plugin serves a socket under ${
+            join(dataDir, "plugins")
+          }; start one (skiff csi-local) and restart the agent to provision claims on this node`,
+        );
+        return;
+      }
+      const provisioner = new VolumeProvisioner({ client, nodeName, plugins, recorder, clock, log });
+      undo.push({
+        what: "the volume provisioner",
+        run: async () => {
+          await provisioner.stop();
+          for (const plugin of plugins) plugin.client.close();
+        },
+      });
+      await provisioner.start();
+    });
+    // 10c. Cloud: LoadBalancer addresses this node wins, and power actions the cloud controller asks for.
+    await step("cloud", "check that ip works on this node", async () => {
+      const mac = readings.network.interfaces.find((i) => i.ipv4 === internalIp)?.mac ?? "";
+      const cloud = await startAgentCloud({
+        client,
+        nodeName,
+        internalIp,
+        mac,
+        recorder,
+        announce: clusterNetwork,
+        clock,
+        log,
+      });
+      undo.push({ what: "the LoadBalancer announcer", run: () => cloud.stop() });
+      log(
+        `Cloud: ${
+          clusterNetwork
+            ? "this node answers for the LoadBalancer addresses it wins (Leases kube-system/skiff-lb-*)"
+            : "no LoadBalancer addresses (cluster network off)"
+        }${mac ? `; Wake-on-LAN MAC ${mac} reported` : ""}`,
+      );
     });
     const metrics = new MetricsReporter({
       client,
@@ -470,7 +590,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     metrics.start();
     undo.push({ what: "the metrics reports", run: () => metrics.stop() });
 
-    // 10. Ready.
+    // 11. Ready.
     await step("ready", "check that this machine still reaches the API server", () => heartbeat.setNotReadyReasons([]));
     const ready = heartbeat.node.status?.conditions?.find((c) => c.type === "Ready");
     log(
@@ -491,4 +611,77 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
     await stopAll();
     throw error;
   }
+}
+
+/** What {@linkcode startClusterNetwork} needs from {@linkcode runAgent}. */
+interface ClusterNetworkContext {
+  client: ApiClient;
+  podCidr: string;
+  internalIp: string;
+  network: PodNetwork;
+  clock: Clock;
+  log: (line: string) => void;
+  step: <T>(name: string, hint: string, run: () => Promise<T>) => Promise<T>;
+  undo: { what: string; run: () => Promise<void> | void }[];
+}
+
+/**
+ * Starts the node's part of the cluster network on shared Node, Service
+ * and EndpointSlice informers: the routes to every other node's pods, the
+ * service proxy and the cluster DNS server on the pod bridge's address
+ * (the bridge is created first, so it answers before the first pod
+ * starts). Routes and the nftables table stay when the agent stops, so
+ * pods keep their connections while it restarts. Returns what pods'
+ * resolv.conf points at.
+ */
+async function startClusterNetwork(context: ClusterNetworkContext): Promise<ClusterDnsConfig> {
+  const { client, podCidr, internalIp, network, clock, log, step, undo } = context;
+  const informers = new SharedInformers(client, {
+    clock,
+    onError: (error) => log(`Watching Nodes, Services or EndpointSlices failed: ${errorMessage(error)}; retrying`),
+  });
+  undo.push({ what: "the Node, Service and EndpointSlice watches", run: () => informers.stop() });
+  const scope = masqueradeScope({ podCidr });
+  const routes = new NodeRoutes({ source: { informers }, ownAddress: internalIp, clock, log });
+  const proxy = new ServiceProxy({
+    source: { informers },
+    nodeAddresses: [internalIp],
+    podCidr: scope.podCidr,
+    clusterCidr: scope.clusterCidr,
+    clock,
+    log,
+  });
+  const gateway = network instanceof CniPodNetwork ? network.gateway : podGateway(podCidr);
+  const dns = new ClusterDns({ source: { informers }, address: gateway, clock, log });
+
+  await step("service proxy", "check that nft works on this node (apt-get install nftables)", async () => {
+    undo.push({ what: "the service proxy", run: () => proxy.stop({ keepTable: true }) });
+    await proxy.start();
+    const applied = proxy.lastApply;
+    log(
+      `Service proxy: nftables table "ip skiff" holds ${applied?.servicePorts ?? 0} Service ports with ${
+        applied?.endpoints ?? 0
+      } endpoints; it masquerades traffic from ${scope.clusterCidr} to outside it`,
+    );
+  });
+  await step("routes", "check that ip and sysctl work on this node", async () => {
+    undo.push({ what: "the routes to other nodes' pods", run: () => routes.stop() });
+    const report = await routes.start();
+    const count = (report?.added.length ?? 0) + (report?.unchanged.length ?? 0);
+    log(`Routes to other nodes' pods: ${count} in place (host-gw through each node's InternalIP)`);
+  });
+  await step("cluster DNS", `free port 53 on ${gateway} (UDP and TCP)`, async () => {
+    undo.push({ what: "the cluster DNS server", run: () => dns.stop() });
+    if (network instanceof CniPodNetwork) {
+      await network.ensureBridge();
+      await dns.start();
+    } else {
+      // Another pod network makes the gateway address when it likes: the server binds once it exists.
+      dns.start().catch((error) => log(`Cluster DNS: ${errorMessage(error)}; pods on this node cannot resolve names`));
+    }
+  });
+  log(
+    `Cluster DNS: pods resolve ${CLUSTER_DOMAIN} names through ${gateway} (Services in ${SERVICE_CIDR}), the rest upstream`,
+  );
+  return { nameserver: gateway, searchDomain: CLUSTER_DOMAIN };
 }

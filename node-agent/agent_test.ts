@@ -37,6 +37,8 @@ async function start(t: TestPlane, machine: Machine, options: Partial<AgentOptio
   const common = (): AgentOptions => ({
     dataDir,
     runtime,
+    // These agents share the test's own network namespace: no routes, nftables table or DNS server there.
+    clusterNetwork: false,
     hardware: fixture.hardware,
     clock: t.clock,
     log: (line) => logs.push(line),

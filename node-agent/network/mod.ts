@@ -2,7 +2,8 @@
  * The node agent's network part: each pod sandbox gets its own network
  * namespace wired by the real CNI plugin binaries (`PodNetwork`,
  * `CniPodNetwork`), and each node routes to the other nodes' pod CIDRs
- * through their addresses (`HostGwRoutes`, host-gw).
+ * through their addresses (`HostGwRoutes`, host-gw; `NodeRoutes` keeps them
+ * in step with the Nodes).
  *
  * @example
  * ```ts
@@ -57,6 +58,7 @@ export {
   DEFAULT_BRIDGE_NAME,
   DEFAULT_CNI_BIN_DIR,
   type GcReport,
+  podGateway,
   type PodNetwork,
   type PodNetworkStatus,
   type PodSandbox,
@@ -64,6 +66,7 @@ export {
   type SandboxNetwork,
   type SandboxRef,
 } from "./pod_network.ts";
+export { type NodePodCidrs, nodePodCidrs, NodeRoutes, type NodeRoutesOptions } from "./node_routes.ts";
 export {
   type HostGwRoute,
   HostGwRoutes,

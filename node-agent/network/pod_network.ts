@@ -19,7 +19,7 @@ import { isIPv4 as isIpv4 } from "node:net";
 import { join } from "node:path";
 import { AlreadyExistsError, NotFoundError } from "@skiff/api";
 import { type Exec, run } from "../_exec.ts";
-import { type Ipv4Cidr, parseIpv4, parseIpv4Cidr } from "./_cidr.ts";
+import { intToIpv4, type Ipv4Cidr, parseIpv4, parseIpv4Cidr } from "./_cidr.ts";
 import { JsonRecords } from "./_state.ts";
 import { removeBridgeMasquerade } from "./_bridge_masquerade.ts";
 import {
@@ -274,6 +274,35 @@ export class CniPodNetwork implements PodNetwork {
   /** The namespace the plugins run in, or `undefined` for the agent's own. */
   get hostNetns(): string | undefined {
     return this.#hostNetns;
+  }
+
+  /** The bridge's address, every pod's default gateway: {@linkcode podGateway} of the pod CIDR. */
+  get gateway(): string {
+    return podGateway(this.#podCidr.text);
+  }
+
+  /**
+   * Creates the bridge with its gateway address and brings it up, as the
+   * bridge plugin does on the first pod's ADD, so that what listens on the
+   * gateway (the cluster DNS) can start before any pod; a bridge already
+   * there is kept, and gets the address if it lacks it.
+   *
+   * @throws {CommandError} when `ip` fails.
+   */
+  async ensureBridge(): Promise<void> {
+    const options = this.#hostNetns === undefined ? {} : { netns: this.#hostNetns };
+    const bridge = this.#bridgeName;
+    const shown = await this.#exec(["ip", "link", "show", "dev", bridge], { ...options, check: false });
+    if (shown.code !== 0) {
+      const added = await this.#exec(["ip", "link", "add", "name", bridge, "type", "bridge"], {
+        ...options,
+        check: false,
+      });
+      // Another caller may have created it meanwhile: only a bridge that still does not exist is a failure.
+      if (added.code !== 0) await this.#exec(["ip", "link", "show", "dev", bridge], options);
+    }
+    await this.#exec(["ip", "addr", "replace", `${this.gateway}/${this.#podCidr.bits}`, "dev", bridge], options);
+    await this.#exec(["ip", "link", "set", "dev", bridge, "up"], options);
   }
 
   /**
@@ -584,7 +613,7 @@ export class CniPodNetwork implements PodNetwork {
       hairpinMode: true,
       ipam: {
         type: "host-local",
-        ranges: [[{ subnet: this.#podCidr.text }]],
+        ranges: [[{ subnet: this.#podCidr.text, gateway: this.gateway }]],
         routes: [{ dst: "0.0.0.0/0" }],
         dataDir: this.#ipamDir,
       },
@@ -672,6 +701,18 @@ export class CniPodNetwork implements PodNetwork {
       if (this.#locks.get(key) === mine) this.#locks.delete(key);
     }
   }
+}
+
+/**
+ * The pod bridge's address on a node's pod CIDR: its first address, e.g.
+ * `10.42.3.1` for `10.42.3.0/24`. Pods route through it, and the node's
+ * cluster DNS server listens on it.
+ *
+ * @throws {TypeError} when `podCidr` is not an IPv4 CIDR of /8 to /30.
+ */
+export function podGateway(podCidr: string): string {
+  const cidr = parseIpv4Cidr(podCidr, { field: "podCidr", minBits: 8, maxBits: 30 });
+  return intToIpv4(cidr.base + 1);
 }
 
 /** The status a finished record's pod network result gives. */

@@ -156,7 +156,7 @@ Deno.test("CniPodNetwork.setup() creates the namespace, then runs loopback, brid
     hairpinMode: true,
     ipam: {
       type: "host-local",
-      ranges: [[{ subnet: "10.42.3.0/24" }]],
+      ranges: [[{ subnet: "10.42.3.0/24", gateway: "10.42.3.1" }]],
       routes: [{ dst: "0.0.0.0/0" }],
       dataDir: tmp.join("state", "ipam"),
     },

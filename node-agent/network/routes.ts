@@ -172,19 +172,24 @@ export class HostGwRoutes {
   }
 }
 
-/** Which traffic a node masquerades: from its pods to anywhere outside the cluster's pod range. */
+/**
+ * Which traffic a node masquerades: anything from the cluster's pod range
+ * to an address outside it (as flannel's host-gw does), so that pod-to-pod
+ * traffic across nodes keeps pod addresses.
+ */
 export interface MasqueradeScope {
-  /** Source range: the node's pod CIDR. */
+  /** The node's pod CIDR: inside the cluster's pod range. */
   podCidr: string;
-  /** Destinations that keep the pod's address: the cluster's pod range. */
+  /** The cluster's pod range: traffic from it to anywhere outside it takes the node's address. */
   clusterCidr: string;
 }
 
 /**
- * Checks and normalizes what a node's masquerade rule needs (the nftables
- * service proxy renders `ip saddr <podCidr> ip daddr != <clusterCidr>
- * masquerade` from it), so pod-to-pod traffic across nodes keeps pod
- * addresses and traffic leaving the cluster takes the node's.
+ * Checks and normalizes what a node's masquerade rule needs: the nftables
+ * service proxy renders `ip saddr <clusterCidr> ip daddr != <clusterCidr>
+ * masquerade` from it (and the bridge plugin's own masquerading stays off),
+ * so pod-to-pod traffic across nodes keeps pod addresses and traffic
+ * leaving the cluster takes the node's.
  *
  * @throws {TypeError} when either CIDR is not valid or the pod CIDR is not
  *   inside the cluster's.
