@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
-import { createTempDir, findProgram, requireTools, uniqueName } from "../test/support/mod.ts";
+import { createLab, createTempDir, findProgram, type LabNode, requireTools, uniqueName } from "../test/support/mod.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -60,24 +60,30 @@ Deno.test({
   },
 });
 
-const needs = requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc", "unshare", "hostname"], {
+const needs = requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc", "unshare", "nsenter", "hostname"], {
   root: true,
 });
 
 /**
- * Runs `skiff up` on `dataDir` with `nodeName` as its hostname until it prints the join command (its last step), then
- * calls `check` and stops it with SIGTERM; returns what it printed.
+ * Runs `skiff up` on `dataDir` with `nodeName` as its hostname, in the lab
+ * host `host`'s network namespace, until it prints the join command (its
+ * last step), then calls `check` and stops it with SIGTERM; returns what it
+ * printed.
  */
 async function runUpUntilReady(
   dataDir: string,
   nodeName: string,
+  host: LabNode,
   check: (client: ApiClient, output: string[]) => Promise<void>,
 ): Promise<string[]> {
   // A UTS namespace of its own gives the up process its own hostname, hence its own node name, so this test
-  // never meets another agent's network namespaces or node.
+  // never meets another agent's node; a lab host's network namespace keeps the pod bridge, routes and nft table
+  // that the local agent leaves in place (by design) off this machine's own network.
   const child = new Deno.Command("unshare", {
     args: [
       "--uts",
+      "nsenter",
+      `--net=/run/netns/${host.netns}`,
       "sh",
       "-c",
       `hostname "${nodeName}" && exec "$0" "$@"`,
@@ -91,7 +97,7 @@ async function runUpUntilReady(
       "--port",
       String(freePort()),
       "--bind",
-      "127.0.0.1",
+      host.address,
     ],
     cwd: ROOT,
     stdout: "piped",
@@ -149,9 +155,11 @@ Deno.test({
   ...needs,
   fn: async () => {
     await using tmp = await createTempDir({ prefix: "skiff-up-" });
+    await using lab = await createLab({ nodes: 1 });
+    const host = lab.nodes[0]!;
     const nodeName = uniqueName("up-e2e").toLowerCase();
     let uid: string | undefined;
-    await runUpUntilReady(tmp.path, nodeName, async (client, output) => {
+    await runUpUntilReady(tmp.path, nodeName, host, async (client, output) => {
       const node = await client.kind<Node>("v1", "Node").get(nodeName);
       const ready = node.status?.conditions?.find((c) => c.type === "Ready");
       assert.equal(ready?.status, "True", `${JSON.stringify(ready)}\n${output.join("\n")}`);
@@ -184,7 +192,7 @@ Deno.test({
     });
     assert.deepEqual(processesMentioning(tmp.path), [], "no process of this cluster outlives skiff up");
 
-    await runUpUntilReady(tmp.path, nodeName, async (client, output) => {
+    await runUpUntilReady(tmp.path, nodeName, host, async (client, output) => {
       assert.ok(output.some((line) => line.startsWith(`agent: Node "${nodeName}" was registered before`)));
       assert.equal((await client.kind<Node>("v1", "Node").get(nodeName)).metadata.uid, uid);
       const tokens = await client.kind("v1", "Secret").list({
