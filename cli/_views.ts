@@ -192,11 +192,12 @@ export function nodeView(nodes: readonly Node[], usage: NodeUsage, now: number):
       "AGE",
       "VERSION",
       "INTERNAL-IP",
+      "EXTERNAL-IP",
       "OS-IMAGE",
       "KERNEL-VERSION",
       "CONTAINER-RUNTIME",
     ],
-    priorities: [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1],
+    priorities: [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
     rows: nodes.map((node) => {
       const metrics = usage.get(node.metadata.name ?? "");
       return {
@@ -212,6 +213,7 @@ export function nodeView(nodes: readonly Node[], usage: NodeUsage, now: number):
           age(node.metadata.creationTimestamp, now),
           none(node.status?.nodeInfo?.kubeletVersion),
           nodeAddress(node, "InternalIP"),
+          nodeAddress(node, "ExternalIP"),
           none(node.status?.nodeInfo?.osImage),
           none(node.status?.nodeInfo?.kernelVersion),
           none(node.status?.nodeInfo?.containerRuntimeVersion),

@@ -29,6 +29,10 @@ export function agentCommand(): Command {
       "the containerd namespace of the node's containers and images (default: skiff); one per agent sharing a containerd",
     )
     .option("--node-ip <ip>", "the node's InternalIP (default: the address this machine reaches the server from)")
+    .option(
+      "--node-external-ip <ip>",
+      "the node's ExternalIP: the address this machine is reached at from outside its LAN (default: none)",
+    )
     .addHelpText(
       "after",
       `
@@ -54,6 +58,7 @@ when it starts again.`,
         ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
         ...(options.containerdAddress !== undefined ? { containerdAddress: options.containerdAddress } : {}),
         ...(options.nodeIp !== undefined ? { nodeIp: options.nodeIp } : {}),
+        ...(options.nodeExternalIp !== undefined ? { nodeExternalIp: options.nodeExternalIp } : {}),
         ...(options.containerdNamespace !== undefined ? { containerdNamespace: options.containerdNamespace } : {}),
       });
     });

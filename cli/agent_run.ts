@@ -5,7 +5,7 @@
  * @module
  */
 
-import { runAgent } from "@skiff/node-agent";
+import { checkExternalIp, runAgent } from "@skiff/node-agent";
 import { UsageError } from "./_errors.ts";
 
 /** Options of {@linkcode runAgentCommand}. */
@@ -24,6 +24,8 @@ export interface AgentCommandOptions {
   containerdAddress?: string;
   /** `--node-ip`. */
   nodeIp?: string;
+  /** `--node-external-ip`. */
+  nodeExternalIp?: string;
   /** `--containerd-namespace`. */
   containerdNamespace?: string;
 }
@@ -47,6 +49,13 @@ async function readCa(file: string): Promise<string> {
 
 /** Runs the agent until SIGINT or SIGTERM. */
 export async function runAgentCommand(options: AgentCommandOptions): Promise<void> {
+  if (options.nodeExternalIp !== undefined) {
+    try {
+      checkExternalIp(options.nodeExternalIp);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   const caPem = options.caCert !== undefined ? await readCa(options.caCert) : undefined;
   const starting = new AbortController();
   const signalled = Promise.withResolvers<void>();
@@ -67,6 +76,7 @@ export async function runAgentCommand(options: AgentCommandOptions): Promise<voi
         ...(options.nodeName !== undefined ? { nodeName: options.nodeName } : {}),
         ...(options.containerdAddress !== undefined ? { containerdAddress: options.containerdAddress } : {}),
         ...(options.nodeIp !== undefined ? { nodeIp: options.nodeIp } : {}),
+        ...(options.nodeExternalIp !== undefined ? { externalIp: options.nodeExternalIp } : {}),
         ...(options.containerdNamespace !== undefined ? { containerdNamespace: options.containerdNamespace } : {}),
         log: (line) => console.log(line),
         signal: starting.signal,

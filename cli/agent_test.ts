@@ -33,6 +33,20 @@ Deno.test("skiff agent without stored credentials or flags says to pass --server
   assert.match(stderr(), /pass --server URL and --token TOKEN the first time/);
 });
 
+Deno.test("skiff agent --node-external-ip that is not an IP address is a usage error naming the flag", async () => {
+  await using tmp = await createTempDir({ prefix: "skiff-agent-cli-" });
+  const { io, stdout, stderr } = captureIo();
+  assert.equal(await runCli(["agent", "--help"], io), 0);
+  assert.match(stdout(), /--node-external-ip <ip>\s+the node's ExternalIP/);
+  const bad = captureIo();
+  assert.equal(
+    await runCli(["agent", "--data-dir", tmp.path, "--node-external-ip", "home.example.org"], bad.io),
+    2,
+  );
+  assert.match(bad.stderr(), /Invalid --node-external-ip "home\.example\.org": not an IPv4 or IPv6 address/);
+  assert.equal(stderr(), "");
+});
+
 Deno.test("skiff agent with an unreadable --ca-cert is a usage error naming the file", async () => {
   await using tmp = await createTempDir({ prefix: "skiff-agent-cli-" });
   const { io, stderr } = captureIo();

@@ -41,6 +41,7 @@ import {
 } from "./network/mod.ts";
 import {
   AGENT_PORT,
+  checkExternalIp,
   checkNodeName,
   checkVolumePlugins,
   CredentialsError,
@@ -91,6 +92,11 @@ export interface AgentOptions {
   containerdAddress?: string;
   /** The node's InternalIP (default: the address this machine reaches the server from). */
   nodeIp?: string;
+  /**
+   * The node's ExternalIP, an IPv4 or IPv6 literal: the address the machine
+   * is reached at from outside its LAN (default: none reported).
+   */
+  externalIp?: string;
   /** Extra node labels. */
   labels?: Record<string, string>;
   /** Node taints. */
@@ -246,6 +252,13 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       `Invalid containerd namespace "${containerdNamespace}": expected up to 76 letters and digits, separated by single ".", "_" or "-"`,
     );
   }
+  if (options.externalIp !== undefined) {
+    try {
+      checkExternalIp(options.externalIp);
+    } catch (error) {
+      throw new AgentStartError("options", errorMessage(error), { cause: error });
+    }
+  }
 
   try {
     // 1. Identity.
@@ -343,7 +356,11 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
         ...(options.transport ? {} : { routeAddress: await localAddressTowards(credentials.server) }),
         interfaces: readings.network.interfaces,
       }));
-    const addresses = nodeAddresses(internalIp, defaultNodeName());
+    const addresses = nodeAddresses(
+      internalIp,
+      defaultNodeName(),
+      options.externalIp !== undefined ? { externalIp: options.externalIp } : {},
+    );
 
     // Logs and exec: listening now, so the Node reports the port; served once the API server signs a certificate.
     const bindAddress = options.bindAddress ?? "0.0.0.0";
@@ -360,6 +377,7 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
       );
     }
     const agentPort = server?.port ?? options.port ?? AGENT_PORT;
+    const externalNote = options.externalIp !== undefined ? `, ExternalIP ${options.externalIp}` : "";
     const waitingForCidr = "pod network is not ready: waiting for the control plane to assign a pod CIDR";
     const registered = await step(
       "registration",
@@ -381,8 +399,8 @@ export async function runAgent(options: AgentOptions): Promise<Agent> {
         await saveCredentials(dataDir, credentials);
         log(
           result.created
-            ? `Registered node "${nodeName}" (InternalIP ${internalIp})`
-            : `Node "${nodeName}" was registered before: updated it (uid ${result.node.metadata.uid}, InternalIP ${internalIp})`,
+            ? `Registered node "${nodeName}" (InternalIP ${internalIp}${externalNote})`
+            : `Node "${nodeName}" was registered before: updated it (uid ${result.node.metadata.uid}, InternalIP ${internalIp}${externalNote})`,
         );
         return result.node;
       },

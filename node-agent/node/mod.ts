@@ -45,6 +45,7 @@ export {
   parseJoinToken,
 } from "./join_token.ts";
 export {
+  checkExternalIp,
   isLoopback,
   localAddressTowards,
   nodeAddresses,

@@ -1,6 +1,8 @@
 /**
  * The node's addresses: `InternalIP`, the address this machine uses to
- * reach the API server (or `--node-ip`), and `Hostname`.
+ * reach the API server (or `--node-ip`), `ExternalIP` when configured
+ * (`--node-external-ip`: the address the machine is reached at from outside
+ * its LAN, say a port-forwarded public address), and `Hostname`.
  *
  * The route to the server decides which interface other machines reach
  * this node on; when that is loopback (the agent beside its control plane),
@@ -94,7 +96,41 @@ export async function localAddressTowards(
   }
 }
 
-/** The node's `status.addresses`: InternalIP, then Hostname. */
-export function nodeAddresses(internalIp: string, hostname: string): NodeAddress[] {
-  return [{ type: "InternalIP", address: internalIp }, { type: "Hostname", address: hostname }];
+/**
+ * `address` when it is an IPv4 or IPv6 literal, to be the node's ExternalIP.
+ *
+ * @throws {TypeError} when it is not, naming `--node-external-ip`
+ */
+export function checkExternalIp(address: string): string {
+  if (isIP(address) === 0) {
+    throw new TypeError(
+      `Invalid --node-external-ip "${address}": not an IPv4 or IPv6 address; pass the address this machine is reached at from outside, e.g. 203.0.113.7`,
+    );
+  }
+  return address;
+}
+
+/**
+ * The node's `status.addresses`: InternalIP, then ExternalIP when
+ * `options.externalIp` is given, then Hostname.
+ *
+ * @throws {TypeError} when `options.externalIp` is not an IP address, naming `--node-external-ip`
+ *
+ * @example
+ * ```ts
+ * nodeAddresses("192.168.1.41", "pi-4", { externalIp: "203.0.113.7" });
+ * // InternalIP 192.168.1.41, ExternalIP 203.0.113.7, Hostname pi-4
+ * ```
+ */
+export function nodeAddresses(
+  internalIp: string,
+  hostname: string,
+  options: { externalIp?: string } = {},
+): NodeAddress[] {
+  const addresses: NodeAddress[] = [{ type: "InternalIP", address: internalIp }];
+  if (options.externalIp !== undefined) {
+    addresses.push({ type: "ExternalIP", address: checkExternalIp(options.externalIp) });
+  }
+  addresses.push({ type: "Hostname", address: hostname });
+  return addresses;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { NetworkInterfaceInfo } from "../hardware/mod.ts";
-import { localAddressTowards, nodeAddresses, pickInternalIp } from "./node_address.ts";
+import { checkExternalIp, localAddressTowards, nodeAddresses, pickInternalIp } from "./node_address.ts";
 
 const iface = (name: string, ipv4: string, isDefault: boolean): NetworkInterfaceInfo => ({
   name,
@@ -43,4 +43,29 @@ Deno.test("nodeAddresses() lists InternalIP then Hostname", () => {
     { type: "InternalIP", address: "192.168.1.41" },
     { type: "Hostname", address: "pi-4" },
   ]);
+});
+
+Deno.test("nodeAddresses() puts a configured ExternalIP between InternalIP and Hostname, IPv4 or IPv6", () => {
+  assert.deepEqual(nodeAddresses("192.168.1.41", "pi-4", { externalIp: "203.0.113.7" }), [
+    { type: "InternalIP", address: "192.168.1.41" },
+    { type: "ExternalIP", address: "203.0.113.7" },
+    { type: "Hostname", address: "pi-4" },
+  ]);
+  assert.deepEqual(
+    nodeAddresses("192.168.1.41", "pi-4", { externalIp: "2001:db8::7" }).find((a) => a.type === "ExternalIP"),
+    { type: "ExternalIP", address: "2001:db8::7" },
+  );
+  assert.equal(nodeAddresses("192.168.1.41", "pi-4", {}).some((a) => a.type === "ExternalIP"), false);
+});
+
+Deno.test("checkExternalIp() refuses what is not an IP literal, naming --node-external-ip", () => {
+  assert.equal(checkExternalIp("203.0.113.7"), "203.0.113.7");
+  for (const bad of ["pi-4.example.org", "203.0.113.256", "203.0.113.7/32", "", " 203.0.113.7"]) {
+    assert.throws(
+      () => checkExternalIp(bad),
+      (error: Error) =>
+        error instanceof TypeError && error.message.startsWith(`Invalid --node-external-ip "${bad}": not an IPv4`),
+    );
+  }
+  assert.throws(() => nodeAddresses("192.168.1.41", "pi-4", { externalIp: "home.example.org" }), /--node-external-ip/);
 });
