@@ -5,7 +5,7 @@ import type { KubeObject, Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
 import { newToken, startControlPlane, SYSTEM_USER } from "@skiff/control-plane";
 import { credentialsPath, loadCredentials } from "@skiff/node-agent";
-import { createTempDir, requireTools, uniqueName } from "../test/support/mod.ts";
+import { createLab, createTempDir, type LabNode, requireTools, uniqueName } from "../test/support/mod.ts";
 import { captureIo } from "./_test_harness.ts";
 import { runCli } from "./main.ts";
 import { createJoinToken } from "./token_run.ts";
@@ -55,10 +55,15 @@ Deno.test("skiff agent with an unreadable --ca-cert is a usage error naming the 
   assert.ok(stderr().includes(`Cannot read --ca-cert "${file}"`), stderr());
 });
 
-/** A `skiff agent` process; resolves `ready` when it says its node is Ready. */
-function spawnAgent(args: string[]) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "agent", ...args],
+/**
+ * A `skiff agent` process in the lab host `host`'s network namespace (the
+ * agent keeps its pod bridge, routes and nft table when it stops, by design:
+ * they stay off this machine's own network); resolves `ready` when it says
+ * its node is Ready.
+ */
+function spawnAgent(host: LabNode, args: string[]) {
+  const child = new Deno.Command("nsenter", {
+    args: [`--net=/run/netns/${host.netns}`, Deno.execPath(), "run", "-A", MAIN, "agent", ...args],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -119,13 +124,16 @@ function processesMentioning(text: string): string[] {
 
 Deno.test({
   name: "skiff agent registers over HTTPS with a node token, and restarts from its stored credentials as the same node",
-  ...requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc"], { root: true }),
+  ...requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc", "nsenter", "ip"], { root: true }),
   fn: async () => {
     await using tmp = await createTempDir({ prefix: "skiff-agent-e2e-" });
+    await using lab = await createLab({ nodes: 1 });
+    const host = lab.nodes[0]!;
     const plane = await startControlPlane({
       dataDir: tmp.join("plane"),
       port: 0,
-      bind: "127.0.0.1",
+      bind: lab.gateway,
+      tlsSans: [lab.gateway],
       controllers: true,
       log: () => {},
     });
@@ -137,7 +145,7 @@ Deno.test({
       const dataDir = tmp.join("agent");
       const caFile = join(tmp.join("plane"), "pki", "ca.crt");
 
-      const first = spawnAgent([
+      const first = spawnAgent(host, [
         "--server",
         plane.url,
         "--token",
@@ -162,7 +170,7 @@ Deno.test({
       assert.ok(first.output.some((line) => /^Stopping the agent/.test(line)), first.output.join("\n"));
       const uid = (await admin.kind<Node>("v1", "Node").get(nodeName)).metadata.uid;
 
-      const second = spawnAgent(["--data-dir", dataDir]);
+      const second = spawnAgent(host, ["--data-dir", dataDir]);
       try {
         await second.ready;
         assert.ok(second.output.some((line) => line.includes(`"${nodeName}" of ${plane.url} (stored in`)));
@@ -181,13 +189,16 @@ Deno.test({
 
 Deno.test({
   name: "skiff agent --server URL --token K10… joins with a join token and stores the node credential it gets for it",
-  ...requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc"], { root: true }),
+  ...requireTools(["containerd", "containerd-shim-runc-v2", "ctr", "runc", "nsenter", "ip"], { root: true }),
   fn: async () => {
     await using tmp = await createTempDir({ prefix: "skiff-agent-join-" });
+    await using lab = await createLab({ nodes: 1 });
+    const host = lab.nodes[0]!;
     const plane = await startControlPlane({
       dataDir: tmp.join("plane"),
       port: 0,
-      bind: "127.0.0.1",
+      bind: lab.gateway,
+      tlsSans: [lab.gateway],
       controllers: true,
       log: () => {},
     });
@@ -200,7 +211,7 @@ Deno.test({
         now: Date.now(),
       });
       const dataDir = tmp.join("agent");
-      const agent = spawnAgent([
+      const agent = spawnAgent(host, [
         "--server",
         plane.url,
         "--token",

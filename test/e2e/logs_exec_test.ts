@@ -176,6 +176,8 @@ Deno.test({
             stateDir: join(dataDir, "network"),
             hostNetns: lab.nodes[0]!.netns,
           }),
+        // The agent runs in this machine's network namespace: keep its routes, nft table and DNS off it.
+        clusterNetwork: false,
         log: (line) => agentLog.push(line),
       });
       assert.ok(
