@@ -9,6 +9,7 @@
  * @module
  */
 
+import { SerialSync } from "./_serial_sync.ts";
 import { isIPv4 } from "node:net";
 import { type Clock, type Node, systemClock } from "@skiff/api";
 import { type ApiClient, type Informer, SharedInformers } from "@skiff/client";
@@ -101,15 +102,9 @@ export class NodeRoutes {
   readonly #own: string;
   readonly #clock: Clock;
   readonly #log: (line: string) => void;
-  readonly #debounceMs: number;
   readonly #retryMs: number;
-  #timer: number | undefined;
-  #running: Promise<void> | undefined;
-  #dirty = false;
+  readonly #syncs: SerialSync;
   #failures = 0;
-  #lastSyncAt = -Infinity;
-  #started = false;
-  #stopped = false;
   #lastProblems = "";
   #lastReport: RouteSyncReport | undefined;
 
@@ -139,9 +134,9 @@ export class NodeRoutes {
     this.#ownInformers = source.informers === undefined;
     this.#nodes = this.#informers.for<Node>("v1", "Node");
     this.#log = options.log ?? ((line) => console.error(line));
-    this.#debounceMs = options.debounceMs ?? 50;
     this.#retryMs = options.retryMs ?? 1000;
-    const changed = () => this.#schedule();
+    this.#syncs = new SerialSync(() => this.#syncOnce(), { clock: this.#clock, debounceMs: options.debounceMs ?? 50 });
+    const changed = () => this.#syncs.request();
     this.#nodes.on({
       add: changed,
       update: (old, obj) => routeFields(old) !== routeFields(obj) && changed(),
@@ -156,8 +151,8 @@ export class NodeRoutes {
    * @throws {CommandError} when forwarding cannot be turned on or the routes cannot be listed (syncs keep being retried).
    */
   async start(): Promise<RouteSyncReport | undefined> {
-    if (this.#stopped) throw new Error("Cannot start NodeRoutes that were stopped");
-    this.#started = true;
+    if (this.#syncs.stopped) throw new Error("Cannot start NodeRoutes that were stopped");
+    this.#syncs.activate();
     await this.#routes.prepare();
     if (this.#ownInformers) await this.#informers.start();
     else await this.#nodes.start();
@@ -175,9 +170,7 @@ export class NodeRoutes {
    * @throws {CommandError} when the routes cannot be listed; a retry is scheduled.
    */
   async sync(): Promise<RouteSyncReport | undefined> {
-    this.#dirty = true;
-    this.#clearTimer();
-    await this.#drain();
+    await this.#syncs.now();
     return this.#lastReport;
   }
 
@@ -187,45 +180,10 @@ export class NodeRoutes {
    * nodes while the agent restarts; {@linkcode HostGwRoutes.clear} removes them.
    */
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#clearTimer();
+    if (this.#syncs.stopped) return;
+    const stopping = this.#syncs.stop();
     if (this.#ownInformers) this.#informers.stop();
-    await this.#running?.catch(() => {});
-  }
-
-  #schedule(delayMs?: number): void {
-    if (!this.#started || this.#stopped) return;
-    this.#dirty = true;
-    if (this.#timer !== undefined || this.#running) return;
-    const wait = delayMs ?? Math.max(0, this.#lastSyncAt + this.#debounceMs - this.#clock.now());
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#drain().catch(() => {});
-    }, wait);
-  }
-
-  #clearTimer(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
-  #drain(): Promise<void> {
-    if (this.#running) return this.#running.then(() => this.#dirty ? this.#drain() : undefined);
-    const running = (async () => {
-      try {
-        if (this.#dirty && !this.#stopped) {
-          this.#dirty = false;
-          await this.#syncOnce();
-        }
-      } finally {
-        this.#running = undefined;
-        this.#lastSyncAt = this.#clock.now();
-        if (this.#dirty) this.#schedule();
-      }
-    })();
-    this.#running = running;
-    return running;
+    await stopping;
   }
 
   async #syncOnce(): Promise<void> {
@@ -261,13 +219,7 @@ export class NodeRoutes {
       `Routes to other nodes' pods: ${what}; retrying in ${Math.round(delay)} ms. ` +
         "Check that ip works on this node (ip route show).",
     );
-    this.#clearTimer();
-    if (this.#stopped) return;
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#dirty = true;
-      this.#drain().catch(() => {});
-    }, delay);
+    this.#syncs.retryIn(delay);
   }
 }
 

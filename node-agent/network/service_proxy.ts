@@ -14,6 +14,7 @@
  * @module
  */
 
+import { SerialSync } from "./_serial_sync.ts";
 import { isIPv4 } from "node:net";
 import { type Clock, type EndpointSlice, LABEL_SERVICE_NAME, type Service, systemClock } from "@skiff/api";
 import { type ApiClient, type Informer, SharedInformers } from "@skiff/client";
@@ -200,20 +201,14 @@ export class ServiceProxy {
   readonly #clock: Clock;
   readonly #log: (line: string) => void;
   readonly #onApply: ((report: ServiceProxyApplyReport) => void) | undefined;
-  readonly #debounceMs: number;
   readonly #fullSyncMs: number;
   readonly #retryMs: number;
   readonly #base: Omit<ProxyState, "services">;
   #nodeAddresses: string[];
-  #timer: number | undefined;
+  readonly #syncs: SerialSync;
   #fullSyncTimer: number | undefined;
-  #running: Promise<void> | undefined;
-  #dirty = false;
   #fullDue = false;
   #failures = 0;
-  #lastApplyAt = -Infinity;
-  #started = false;
-  #stopped = false;
   #lastProblems = "";
   #lastReport: ServiceProxyApplyReport | undefined;
 
@@ -252,10 +247,10 @@ export class ServiceProxy {
     this.#slices = this.#informers.for<EndpointSlice>("discovery.k8s.io/v1", "EndpointSlice");
     this.#log = options.log ?? ((line) => console.error(line));
     this.#onApply = options.onApply;
-    this.#debounceMs = options.debounceMs ?? 50;
+    this.#syncs = new SerialSync(() => this.#applyOnce(), { clock: this.#clock, debounceMs: options.debounceMs ?? 50 });
     this.#fullSyncMs = options.fullSyncMs ?? 3_600_000;
     this.#retryMs = options.retryMs ?? 1000;
-    const changed = () => this.#schedule();
+    const changed = () => this.#syncs.request();
     this.#services.on({ add: changed, update: (old, obj) => old !== obj && changed(), delete: changed });
     this.#slices.on({ add: changed, update: (old, obj) => old !== obj && changed(), delete: changed });
   }
@@ -267,8 +262,8 @@ export class ServiceProxy {
    * @throws {CommandError} when the first apply fails (the proxy keeps retrying).
    */
   async start(): Promise<void> {
-    if (this.#stopped) throw new Error("Cannot start a ServiceProxy that was stopped");
-    this.#started = true;
+    if (this.#syncs.stopped) throw new Error("Cannot start a ServiceProxy that was stopped");
+    this.#syncs.activate();
     this.#scheduleFullSync();
     await this.#informers.start();
     await this.sync();
@@ -288,7 +283,7 @@ export class ServiceProxy {
   setNodeAddresses(addresses: readonly string[]): void {
     this.#checkState([...addresses]);
     this.#nodeAddresses = [...addresses];
-    this.#schedule();
+    this.#syncs.request();
   }
 
   /** How the last successful apply went. */
@@ -319,9 +314,7 @@ export class ServiceProxy {
    */
   async sync(options: { full?: boolean } = {}): Promise<ServiceProxyApplyReport | undefined> {
     if (options.full) this.#fullDue = true;
-    this.#dirty = true;
-    this.#clearTimer();
-    await this.#drain();
+    await this.#syncs.now();
     return this.#lastReport;
   }
 
@@ -334,12 +327,11 @@ export class ServiceProxy {
    * proxy takes the table over without disturbing a connection.
    */
   async stop(options: { keepTable?: boolean } = {}): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.#clearTimer();
+    if (this.#syncs.stopped) return;
+    const stopping = this.#syncs.stop();
     if (this.#fullSyncTimer !== undefined) this.#clock.clearTimeout(this.#fullSyncTimer);
     if (this.#ownInformers) this.#informers.stop();
-    await this.#running?.catch(() => {});
+    await stopping;
     if (!options.keepTable) await this.#table.remove();
   }
 
@@ -347,50 +339,14 @@ export class ServiceProxy {
     buildRuleset({ ...this.#base, nodeAddresses, services: [] });
   }
 
-  /** Marks the table out of date and sets a timer to apply it, unless one is set or an apply runs. */
-  #schedule(delayMs?: number): void {
-    if (!this.#started || this.#stopped) return;
-    this.#dirty = true;
-    if (this.#timer !== undefined || this.#running) return;
-    const wait = delayMs ?? Math.max(0, this.#lastApplyAt + this.#debounceMs - this.#clock.now());
-    this.#timer = this.#clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.#drain().catch(() => {});
-    }, wait);
-  }
-
-  #clearTimer(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
-  }
-
   #scheduleFullSync(): void {
-    if (this.#fullSyncMs <= 0 || this.#stopped) return;
+    if (this.#fullSyncMs <= 0 || this.#syncs.stopped) return;
     this.#fullSyncTimer = this.#clock.setTimeout(() => {
       this.#fullSyncTimer = undefined;
       this.#fullDue = true;
-      this.#schedule(0);
+      this.#syncs.request(0);
       this.#scheduleFullSync();
     }, this.#fullSyncMs);
-  }
-
-  /** Applies if the table is out of date, after any apply under way; one apply at a time. */
-  #drain(): Promise<void> {
-    if (this.#running) return this.#running.then(() => this.#dirty ? this.#drain() : undefined);
-    const running = (async () => {
-      try {
-        if (this.#dirty && !this.#stopped) {
-          this.#dirty = false;
-          await this.#applyOnce();
-        }
-      } finally {
-        this.#running = undefined;
-        this.#lastApplyAt = this.#clock.now();
-        if (this.#dirty) this.#schedule();
-      }
-    })();
-    this.#running = running;
-    return running;
   }
 
   async #applyOnce(): Promise<void> {
@@ -422,12 +378,7 @@ export class ServiceProxy {
         `service proxy: applying the nftables table failed (${messageOf(error)}); ` +
           `retrying in ${Math.round(delay)} ms. Check that nft works on this node (nft list ruleset).`,
       );
-      this.#clearTimer();
-      this.#timer = this.#clock.setTimeout(() => {
-        this.#timer = undefined;
-        this.#dirty = true;
-        this.#drain().catch(() => {});
-      }, delay);
+      this.#syncs.retryIn(delay);
       throw error;
     }
   }
