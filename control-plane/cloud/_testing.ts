@@ -7,9 +7,12 @@
  */
 
 import type { Clock, Event, Service } from "@skiff/api";
-import { ApiClient } from "@skiff/client";
-import { type ControlPlane, startControlPlane, SYSTEM_USER } from "../control_plane.ts";
-import { type Controller, ControllerManager } from "../controllers/mod.ts";
+import type { ApiClient } from "@skiff/client";
+import type { ControlPlane } from "../control_plane.ts";
+import type { Controller } from "../controllers/mod.ts";
+import { startTestCluster, waitFor } from "../controllers/_testing.ts";
+
+export { waitFor };
 
 /** A control plane with controllers, for tests. */
 export interface CloudTestCluster extends AsyncDisposable {
@@ -19,48 +22,15 @@ export interface CloudTestCluster extends AsyncDisposable {
   client: ApiClient;
 }
 
-/** Starts a control plane and runs `controllers` against it (no leader election). */
-export async function startCloudTestCluster(
+/**
+ * Starts a control plane and runs `controllers` against it (no leader
+ * election); the controllers are made with the cluster's admin client.
+ */
+export function startCloudTestCluster(
   controllers: (client: ApiClient) => Controller[],
   options: { clock?: Clock } = {},
 ): Promise<CloudTestCluster> {
-  const dir = await Deno.makeTempDir({ prefix: "skiff-cloud-" });
-  const plane = await startControlPlane({ dataDir: dir, port: 0, bind: "127.0.0.1", log: () => {} });
-  const client = new ApiClient({ server: "https://in-process", transport: plane.handler.as(SYSTEM_USER) });
-  const manager = new ControllerManager({
-    client,
-    controllers: controllers(client),
-    identity: "test",
-    leaderElection: false,
-    log: () => {},
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
-  manager.start();
-  await manager.synced;
-  return {
-    plane,
-    client,
-    async [Symbol.asyncDispose]() {
-      await manager.stop();
-      await plane.stop();
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-/** Waits until `condition` holds (polling), failing after `timeoutMs` with `what`. */
-export async function waitFor<T>(
-  what: string,
-  condition: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return startTestCluster(controllers, options);
 }
 
 /** A LoadBalancer Service in `default` with one TCP port. */

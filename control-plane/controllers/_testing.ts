@@ -29,9 +29,9 @@ export interface TestClusterOptions {
   clock?: Clock;
 }
 
-/** Starts a control plane and runs `controllers` against it (no leader election). */
+/** Starts a control plane and runs `controllers` (or those the function makes with the admin client) against it (no leader election). */
 export async function startTestCluster(
-  controllers: Controller[],
+  controllers: Controller[] | ((client: ApiClient) => Controller[]),
   options: TestClusterOptions = {},
 ): Promise<TestCluster> {
   const dir = await Deno.makeTempDir({ prefix: "skiff-ctl-" });
@@ -39,7 +39,7 @@ export async function startTestCluster(
   const client = new ApiClient({ server: "https://in-process", transport: plane.handler.as(SYSTEM_USER) });
   const manager = new ControllerManager({
     client,
-    controllers,
+    controllers: typeof controllers === "function" ? controllers(client) : controllers,
     identity: "test",
     leaderElection: false,
     log: () => {},
