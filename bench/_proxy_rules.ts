@@ -16,6 +16,7 @@ import {
   NftTable,
   type ProxyService,
   type ProxyState,
+  RulesetBuilder,
   ServiceProxy,
   type ServiceProxyApplyReport,
 } from "../node-agent/mod.ts";
@@ -42,9 +43,11 @@ async function withEmptyTable<T>(fn: (table: NftTable) => Promise<T>): Promise<T
 
 async function ruleScale(count: number): Promise<void> {
   await withEmptyTable(async (table) => {
-    const list = services(count);
+    // Versioned as the proxy versions them (by resourceVersions): a change bumps the Service's version.
+    const list = services(count).map((svc) => ({ ...svc, version: "1" }));
+    const builder = new RulesetBuilder();
     const t0 = performance.now();
-    const ruleset = buildRuleset(stateOf(list));
+    const ruleset = builder.build(stateOf(list));
     const renderMs = performance.now() - t0;
     const applied = await table.apply(ruleset);
     const detail = { services: count, endpoints_per_service: ENDPOINTS, mode: applied.mode };
@@ -66,10 +69,12 @@ async function ruleScale(count: number): Promise<void> {
     const samples: number[] = [];
     const renderSamples: number[] = [];
     for (let round = 0; round < (quick ? 10 : 30); round++) {
-      const endpoint = list[(round * 37) % count]!.ports[0]!.endpoints[round % ENDPOINTS]!;
+      const svc = list[(round * 37) % count]!;
+      const endpoint = svc.ports[0]!.endpoints[round % ENDPOINTS]!;
       endpoint.port = endpoint.port === 8080 ? 8081 : 8080;
+      svc.version = String(round + 2);
       const start = performance.now();
-      const next = buildRuleset(stateOf(list));
+      const next = builder.build(stateOf(list));
       renderSamples.push(performance.now() - start);
       const result = await table.apply(next);
       if (result.mode !== "update") throw new Error(`An endpoint change was applied as "${result.mode}"`);

@@ -4,8 +4,9 @@
  * - the time to render and apply the whole `skiff` table for 100, 1,000 and
  *   5,000 Services × 10 endpoints, into an empty table, and to rewrite it in
  *   full once it is there;
- * - a single endpoint change at 1,000 (and 5,000) Services: render and apply
- *   of the difference, and through a running `ServiceProxy` against an
+ * - a single endpoint change at 1,000 (and 5,000) Services: render (by a
+ *   `RulesetBuilder` that renders only the changed Service again, as the
+ *   proxy does) and apply of the difference, and through a running `ServiceProxy` against an
  *   in-process control plane, from the EndpointSlice write to the table
  *   applied (after a quiet spell, so not held back by its 50 ms interval);
  *

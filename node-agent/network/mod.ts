@@ -94,6 +94,7 @@ export {
   type ProxyState,
   renderRuleset,
   renderTransaction,
+  RulesetBuilder,
   SKIFF_TABLE,
   type TransactionBase,
 } from "./nft_ruleset.ts";

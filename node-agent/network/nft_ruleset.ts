@@ -7,6 +7,10 @@
  * model into one `nft -f` script that replaces the table atomically, either
  * wholesale or as the difference from the model applied before; and
  * {@linkcode renderRuleset} is both at once, for a node whose table is empty.
+ * A {@linkcode RulesetBuilder} does what `buildRuleset` does, but keeps each
+ * Service's rendered part between calls and renders again only the Services
+ * that changed; the difference {@linkcode renderTransaction} writes then
+ * skips the unchanged chains without comparing them.
  *
  * What the table does, per packet:
  *
@@ -89,6 +93,12 @@ export interface ProxyService {
   namespace: string;
   /** The Service's name. */
   name: string;
+  /**
+   * Changes whenever anything below does, e.g. the resourceVersions of the
+   * Service and its EndpointSlices: a {@linkcode RulesetBuilder} renders a
+   * Service again only when this changes (without it: when its content does).
+   */
+  version?: string;
   /** `ClusterIP` (default), `NodePort` or `LoadBalancer`; `ExternalName` Services get no rules. */
   type?: ServiceType;
   /** The virtual IPv4 address; absent for a headless Service or one not allocated yet. */
@@ -186,12 +196,218 @@ const UNMARK = `0x${(~MASQUERADE_MARK >>> 0).toString(16).padStart(8, "0")}`;
 
 /**
  * The table for `state`: a model {@linkcode renderTransaction} writes out.
+ * Renders every Service afresh; a {@linkcode RulesetBuilder} kept between
+ * calls renders only the Services that changed.
  *
  * @throws {TypeError} naming the field of `state` that is not valid.
  */
 export function buildRuleset(state: ProxyState): NftRuleset {
-  const checked = checkState(state);
-  const { clusterCidr, serviceCidr, podCidr } = checked;
+  return new RulesetBuilder().build(state);
+}
+
+/**
+ * Builds rulesets one after another, keeping each Service's rendered chains,
+ * affinity sets and map entries between calls: a Service whose
+ * {@linkcode ProxyService.version} (or, without one, whose content) is the
+ * same as in the previous call is not rendered again, and its chains are the
+ * very objects of the previous model, which {@linkcode renderTransaction}
+ * then skips without comparing their rules. One changed Service among
+ * thousands costs about as much as one Service.
+ *
+ * The models it returns share objects with each other and must not be
+ * modified.
+ *
+ * @example
+ * ```ts
+ * import { RulesetBuilder } from "./nft_ruleset.ts";
+ *
+ * const builder = new RulesetBuilder();
+ * const web = {
+ *   namespace: "default",
+ *   name: "web",
+ *   version: "41",
+ *   clusterIP: "10.43.0.10",
+ *   ports: [{ name: "", protocol: "TCP" as const, port: 80, endpoints: [{ address: "10.42.1.5", port: 8080 }] }],
+ * };
+ * const first = builder.build({ services: [web], nodeAddresses: [], podCidr: "10.42.1.0/24" });
+ * const second = builder.build({ services: [web], nodeAddresses: [], podCidr: "10.42.1.0/24" });
+ * // second.chains holds first's svc-default/web/tcp/ chain object: nothing was rendered again.
+ * ```
+ */
+export class RulesetBuilder {
+  #context = "";
+  #fragments = new Map<string, { version: string; fragment: ServiceFragment }>();
+
+  /**
+   * The table for `state`, reusing what the previous call rendered for the
+   * Services that did not change.
+   *
+   * @throws {TypeError} naming the field of `state` that is not valid (the
+   *   cache is then left as it was).
+   */
+  build(state: ProxyState): NftRuleset {
+    const context = checkContext(state);
+    if (!Array.isArray(state.services)) throw new TypeError("Invalid services: expected an array");
+    const contextKey = `${context.podCidr} ${context.clusterCidr}`;
+    const previous = contextKey === this.#context ? this.#fragments : new Map<string, never>();
+    const next = new Map<string, { version: string; fragment: ServiceFragment }>();
+    state.services.forEach((service, i) => {
+      if (typeof service !== "object" || service === null) {
+        throw new TypeError(`Invalid services[${i}]: expected an object`);
+      }
+      if (service.version !== undefined && typeof service.version !== "string") {
+        throw new TypeError(`Invalid services[${i}].version ${JSON.stringify(service.version)}: expected a string`);
+      }
+      const key = `${service.namespace}/${service.name}`;
+      if (next.has(key)) {
+        // The same Service listed twice: the first one counts, once the second is found valid too.
+        checkService(service, `services[${i}]`);
+        return;
+      }
+      const version = service.version ?? JSON.stringify(service);
+      const cached = previous.get(key);
+      if (cached && cached.version === version) {
+        next.set(key, cached);
+        return;
+      }
+      next.set(key, { version, fragment: renderService(checkService(service, `services[${i}]`), context) });
+    });
+    this.#context = contextKey;
+    this.#fragments = next;
+    const keys = [...next.keys()].sort(compare);
+    return assemble(context, keys.map((key) => next.get(key)!.fragment));
+  }
+}
+
+/** A map entry a Service asks for; the first Service (by namespace and name) to ask for a key gets it. */
+interface Claim {
+  /** `ip`: service-ips or no-endpoint-services; `nodePort`: service-nodeports or no-endpoint-nodeports. */
+  space: "ip" | "nodePort";
+  /** Whether the port has endpoints (otherwise the entry rejects). */
+  served: boolean;
+  key: string;
+  verdict: string;
+}
+
+/** What one Service adds to the table. */
+interface ServiceFragment {
+  chains: NftChain[];
+  sets: NftSet[];
+  claims: Claim[];
+  hairpin: string[];
+}
+
+/** Renders one Service's chains, affinity sets and map entries. */
+function renderService(service: CheckedService, context: CheckedContext): ServiceFragment {
+  const fragment: ServiceFragment = { chains: [], sets: [], claims: [], hairpin: [] };
+  if (service.type === "ExternalName") return fragment;
+  const { chains, sets, claims } = fragment;
+  const { clusterCidr, isLocal } = context;
+  const exposed = service.type === "NodePort" || service.type === "LoadBalancer";
+  const seen = new Set<string>();
+  for (const port of service.ports) {
+    const proto = port.protocol.toLowerCase();
+    const identity = `${service.namespace}/${service.name}/${proto}/${port.name || port.port}`;
+    if (seen.has(identity)) continue;
+    seen.add(identity);
+    const nodePort = exposed ? port.nodePort : undefined;
+    const external = service.externalAddresses;
+    const hasExternal = nodePort !== undefined || external.length > 0;
+    if (service.clusterIP === undefined && !hasExternal) continue;
+    const ipKey = (address: string) => `${address} . ${proto} . ${port.port}`;
+    if (port.endpoints.length === 0) {
+      for (const address of [...(service.clusterIP ? [service.clusterIP] : []), ...external]) {
+        claims.push({ space: "ip", served: false, key: ipKey(address), verdict: "goto reject-service" });
+      }
+      if (nodePort !== undefined) {
+        claims.push({
+          space: "nodePort",
+          served: false,
+          key: `${proto} . ${nodePort}`,
+          verdict: "goto reject-service",
+        });
+      }
+      continue;
+    }
+    for (const endpoint of port.endpoints) {
+      if (isLocal(endpoint.address)) fragment.hairpin.push(`${endpoint.address} . ${endpoint.address}`);
+    }
+
+    const dnat = (endpoint: ProxyEndpoint) => `meta l4proto ${proto} dnat to ${endpoint.address}:${endpoint.port}`;
+    const affinity = new Map<ProxyEndpoint, { chain: string; set: string }>();
+    if (service.sessionAffinity === "ClientIP") {
+      const timeout = service.sessionAffinityTimeoutSeconds;
+      for (const endpoint of port.endpoints) {
+        const key = `${identity}__${endpoint.address}/${endpoint.port}`;
+        const names = { chain: objectName("ep", key), set: objectName("aff", `${key}/${timeout}s`) };
+        affinity.set(endpoint, names);
+        sets.push({
+          kind: "set",
+          name: names.set,
+          spec: ["type ipv4_addr", "flags dynamic,timeout", `timeout ${timeout}s`],
+          dynamic: true,
+          elements: [],
+        });
+        chains.push({ name: names.chain, rules: [`update @${names.set} { ip saddr }`, dnat(endpoint)] });
+      }
+    }
+    /** Rules that send a connection to one of `endpoints`, uniformly at random (or back to the client's own). */
+    const pick = (endpoints: ProxyEndpoint[]): string[] => {
+      const sticky = endpoints.flatMap((e) => {
+        const names = affinity.get(e);
+        return names ? [`ip saddr @${names.set} goto ${names.chain}`] : [];
+      });
+      return [
+        ...sticky,
+        ...endpoints.map((endpoint, i) => {
+          const names = affinity.get(endpoint);
+          const action = names ? `goto ${names.chain}` : dnat(endpoint);
+          const left = endpoints.length - i;
+          return left > 1 ? `numgen random mod ${left} 0 ${action}` : action;
+        }),
+      ];
+    };
+
+    const svcChain = objectName("svc", identity);
+    chains.push({
+      name: svcChain,
+      rules: [`ip saddr != ${clusterCidr} jump mark-for-masquerade`, ...pick(port.endpoints)],
+    });
+    if (service.clusterIP) {
+      claims.push({ space: "ip", served: true, key: ipKey(service.clusterIP), verdict: `goto ${svcChain}` });
+    }
+    if (!hasExternal) continue;
+
+    const extChain = objectName("ext", identity);
+    for (const address of external) {
+      claims.push({ space: "ip", served: true, key: ipKey(address), verdict: `goto ${extChain}` });
+    }
+    if (nodePort !== undefined) {
+      claims.push({ space: "nodePort", served: true, key: `${proto} . ${nodePort}`, verdict: `goto ${extChain}` });
+    }
+    if (service.externalTrafficPolicy === "Local") {
+      const local = port.endpoints.filter((endpoint) => isLocal(endpoint.address));
+      const localChain = objectName("local", identity);
+      chains.push({
+        name: extChain,
+        rules: [
+          `ip saddr ${clusterCidr} goto ${svcChain}`,
+          "fib saddr type local jump mark-for-masquerade",
+          `fib saddr type local goto ${svcChain}`,
+          local.length > 0 ? `goto ${localChain}` : "drop",
+        ],
+      });
+      if (local.length > 0) chains.push({ name: localChain, rules: pick(local) });
+    } else {
+      chains.push({ name: extChain, rules: ["jump mark-for-masquerade", `goto ${svcChain}`] });
+    }
+  }
+  return fragment;
+}
+
+/** The whole table: the fixed chains and sets, then the Services' fragments in namespace/name order. */
+function assemble(context: CheckedContext, fragments: ServiceFragment[]): NftRuleset {
+  const { clusterCidr, serviceCidr } = context;
   const serviceIps = new Map<string, string>();
   const nodePorts = new Map<string, string>();
   const noEndpointIps = new Map<string, string>();
@@ -199,107 +415,17 @@ export function buildRuleset(state: ProxyState): NftRuleset {
   const hairpin = new Set<string>();
   const chains: NftChain[] = [];
   const sets: NftSet[] = [];
-  const podRange = parseIpv4Cidr(podCidr, { field: "podCidr" });
-  const podMask = podRange.bits === 0 ? 0 : (~0 << (32 - podRange.bits)) >>> 0;
-  const isLocal = (address: string) => ((ipv4ToInt(address) & podMask) >>> 0) === podRange.base;
-  // The first Service (in namespace/name order) to claim an address and port keeps it.
-  const claim = (key: string, verdict: string, map: Map<string, string>) => {
-    const taken = map === serviceIps || map === noEndpointIps
-      ? serviceIps.has(key) || noEndpointIps.has(key)
-      : nodePorts.has(key) || noEndpointNodePorts.has(key);
-    if (!taken) map.set(key, verdict);
-  };
-
-  const seen = new Set<string>();
-  for (const service of checked.services) {
-    const exposed = service.type === "NodePort" || service.type === "LoadBalancer";
-    for (const port of service.ports) {
-      const proto = port.protocol.toLowerCase();
-      const identity = `${service.namespace}/${service.name}/${proto}/${port.name || port.port}`;
-      if (seen.has(identity)) continue;
-      seen.add(identity);
-      const nodePort = exposed ? port.nodePort : undefined;
-      const external = service.externalAddresses;
-      const hasExternal = nodePort !== undefined || external.length > 0;
-      if (service.clusterIP === undefined && !hasExternal) continue;
-      const ipKey = (address: string) => `${address} . ${proto} . ${port.port}`;
-      if (port.endpoints.length === 0) {
-        for (const address of [...(service.clusterIP ? [service.clusterIP] : []), ...external]) {
-          claim(ipKey(address), "goto reject-service", noEndpointIps);
-        }
-        if (nodePort !== undefined) claim(`${proto} . ${nodePort}`, "goto reject-service", noEndpointNodePorts);
-        continue;
-      }
-      for (const endpoint of port.endpoints) {
-        if (isLocal(endpoint.address)) hairpin.add(`${endpoint.address} . ${endpoint.address}`);
-      }
-
-      const dnat = (endpoint: ProxyEndpoint) => `meta l4proto ${proto} dnat to ${endpoint.address}:${endpoint.port}`;
-      const affinity = new Map<ProxyEndpoint, { chain: string; set: string }>();
-      if (service.sessionAffinity === "ClientIP") {
-        const timeout = service.sessionAffinityTimeoutSeconds;
-        for (const endpoint of port.endpoints) {
-          const key = `${identity}__${endpoint.address}/${endpoint.port}`;
-          const names = { chain: objectName("ep", key), set: objectName("aff", `${key}/${timeout}s`) };
-          affinity.set(endpoint, names);
-          sets.push({
-            kind: "set",
-            name: names.set,
-            spec: ["type ipv4_addr", "flags dynamic,timeout", `timeout ${timeout}s`],
-            dynamic: true,
-            elements: [],
-          });
-          chains.push({ name: names.chain, rules: [`update @${names.set} { ip saddr }`, dnat(endpoint)] });
-        }
-      }
-      /** Rules that send a connection to one of `endpoints`, uniformly at random (or back to the client's own). */
-      const pick = (endpoints: ProxyEndpoint[]): string[] => {
-        const sticky = endpoints.flatMap((e) => {
-          const names = affinity.get(e);
-          return names ? [`ip saddr @${names.set} goto ${names.chain}`] : [];
-        });
-        return [
-          ...sticky,
-          ...endpoints.map((endpoint, i) => {
-            const names = affinity.get(endpoint);
-            const action = names ? `goto ${names.chain}` : dnat(endpoint);
-            const left = endpoints.length - i;
-            return left > 1 ? `numgen random mod ${left} 0 ${action}` : action;
-          }),
-        ];
-      };
-
-      const svcChain = objectName("svc", identity);
-      chains.push({
-        name: svcChain,
-        rules: [`ip saddr != ${clusterCidr} jump mark-for-masquerade`, ...pick(port.endpoints)],
-      });
-      if (service.clusterIP) claim(ipKey(service.clusterIP), `goto ${svcChain}`, serviceIps);
-      if (!hasExternal) continue;
-
-      const extChain = objectName("ext", identity);
-      for (const address of external) claim(ipKey(address), `goto ${extChain}`, serviceIps);
-      if (nodePort !== undefined) claim(`${proto} . ${nodePort}`, `goto ${extChain}`, nodePorts);
-      if (service.externalTrafficPolicy === "Local") {
-        const local = port.endpoints.filter((endpoint) => isLocal(endpoint.address));
-        const localChain = objectName("local", identity);
-        chains.push({
-          name: extChain,
-          rules: [
-            `ip saddr ${clusterCidr} goto ${svcChain}`,
-            "fib saddr type local jump mark-for-masquerade",
-            `fib saddr type local goto ${svcChain}`,
-            local.length > 0 ? `goto ${localChain}` : "drop",
-          ],
-        });
-        if (local.length > 0) chains.push({ name: localChain, rules: pick(local) });
-      } else {
-        chains.push({ name: extChain, rules: ["jump mark-for-masquerade", `goto ${svcChain}`] });
-      }
+  for (const fragment of fragments) {
+    for (const { space, served, key, verdict } of fragment.claims) {
+      const [withEndpoints, without] = space === "ip" ? [serviceIps, noEndpointIps] : [nodePorts, noEndpointNodePorts];
+      if (!withEndpoints.has(key) && !without.has(key)) (served ? withEndpoints : without).set(key, verdict);
     }
+    for (const pair of fragment.hairpin) hairpin.add(pair);
+    for (const chain of fragment.chains) chains.push(chain);
+    for (const set of fragment.sets) sets.push(set);
   }
 
-  const nodeMatch = checked.nodeAddresses.length > 0
+  const nodeMatch = context.nodeAddresses.length > 0
     ? "ip daddr @node-ips"
     : "fib daddr type local ip daddr != 127.0.0.0/8";
   const verdictMap = (name: string, type: string, entries: Map<string, string>): NftSet => ({
@@ -322,13 +448,13 @@ export function buildRuleset(state: ProxyState): NftRuleset {
       elements: [...hairpin].map((key) => ({ key })),
     },
   ];
-  if (checked.nodeAddresses.length > 0) {
+  if (context.nodeAddresses.length > 0) {
     fixedSets.push({
       kind: "set",
       name: "node-ips",
       spec: ["type ipv4_addr"],
       dynamic: false,
-      elements: checked.nodeAddresses.map((key) => ({ key })),
+      elements: context.nodeAddresses.map((key) => ({ key })),
     });
   }
   const fixedChains: NftChain[] = [
@@ -511,7 +637,7 @@ function renderDifference(previous: NftRuleset, next: NftRuleset): string {
     if (!old) {
       declare.chains.push({ ...chain, rules: [] });
       if (chain.rules.length > 0) rewritten.chains.push(chain);
-    } else if (!sameLines(old.rules, chain.rules)) {
+    } else if (old !== chain && !sameLines(old.rules, chain.rules)) {
       flushes.push(`flush chain ${table} ${chain.name}`);
       if (chain.rules.length > 0) rewritten.chains.push(chain);
     }
@@ -570,21 +696,23 @@ function objectName(prefix: string, identity: string): string {
   return `${prefix}-${createHash("sha256").update(identity).digest("hex").slice(0, 20)}`;
 }
 
-interface CheckedService extends Required<Omit<ProxyService, "clusterIP" | "type">> {
+interface CheckedService extends Required<Omit<ProxyService, "clusterIP" | "type" | "version">> {
   clusterIP: string | undefined;
   type: ServiceType;
 }
 
-interface CheckedState {
-  services: CheckedService[];
+/** What the table depends on besides the Services. */
+interface CheckedContext {
   nodeAddresses: string[];
   podCidr: string;
   clusterCidr: string;
   serviceCidr: string;
+  /** Whether an endpoint address is in this node's pod range. */
+  isLocal: (address: string) => boolean;
 }
 
-/** Validates `state` and fills in defaults; services and endpoints sorted, endpoints de-duplicated. */
-function checkState(state: ProxyState): CheckedState {
+/** Validates everything in `state` but the Services, and fills in defaults. */
+function checkContext(state: ProxyState): CheckedContext {
   if (typeof state !== "object" || state === null) throw new TypeError("Invalid proxy state: expected an object");
   const clusterCidr = parseIpv4Cidr(state.clusterCidr ?? CLUSTER_POD_CIDR, { field: "clusterCidr", minBits: 1 });
   const serviceCidr = parseIpv4Cidr(state.serviceCidr ?? SERVICE_CIDR, { field: "serviceCidr", minBits: 1 });
@@ -602,19 +730,17 @@ function checkState(state: ProxyState): CheckedState {
   }
   const nodeAddresses = [...new Set(state.nodeAddresses.map((a, i) => parseIpv4(`nodeAddresses[${i}]`, a)))]
     .sort((a, b) => ipv4ToInt(a) - ipv4ToInt(b));
-  if (!Array.isArray(state.services)) throw new TypeError("Invalid services: expected an array");
-  const services = state.services.map((service, i) => checkService(service, `services[${i}]`))
-    .filter((s) => s.type !== "ExternalName")
-    .sort((a, b) => compare(a.namespace, b.namespace) || compare(a.name, b.name));
+  const podMask = (~0 << (32 - podCidr.bits)) >>> 0;
   return {
-    services,
     nodeAddresses,
     podCidr: podCidr.text,
     clusterCidr: clusterCidr.text,
     serviceCidr: serviceCidr.text,
+    isLocal: (address) => ((ipv4ToInt(address) & podMask) >>> 0) === podCidr.base,
   };
 }
 
+/** Validates one Service and fills in defaults; endpoints sorted and de-duplicated. */
 function checkService(service: ProxyService, at: string): CheckedService {
   if (typeof service !== "object" || service === null) throw new TypeError(`Invalid ${at}: expected an object`);
   for (const field of ["namespace", "name"] as const) {

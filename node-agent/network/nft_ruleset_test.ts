@@ -9,6 +9,7 @@ import {
   type ProxyState,
   renderRuleset,
   renderTransaction,
+  RulesetBuilder,
 } from "./nft_ruleset.ts";
 
 const web: ProxyService = {
@@ -259,6 +260,54 @@ Deno.test("renderTransaction() from the same ruleset is empty, and an endpoint c
   );
 });
 
+Deno.test("RulesetBuilder.build() renders again only a changed Service, and builds what buildRuleset() does", () => {
+  const builder = new RulesetBuilder();
+  const api: ProxyService = { ...structuredClone(web), name: "api", clusterIP: "10.43.0.20", version: "7" };
+  const first = builder.build(state([{ ...web, version: "5" }, api]));
+  assert.deepEqual(first, buildRuleset(state([web, api])));
+
+  const changed: ProxyService = { ...structuredClone(web), version: "6" };
+  changed.ports[0]!.endpoints.push({ address: "10.42.1.7", port: 8080 });
+  const second = builder.build(state([changed, api]));
+  assert.deepEqual(second, buildRuleset(state([changed, api])));
+  const find = (ruleset: NftRuleset, name: string) => ruleset.chains.find((c) => c.name === name);
+  assert.equal(find(second, "svc-default/api/tcp/http"), find(first, "svc-default/api/tcp/http"));
+  assert.notEqual(find(second, "svc-default/web/tcp/http"), find(first, "svc-default/web/tcp/http"));
+  assert.equal(
+    renderTransaction(second, { previous: first }),
+    renderTransaction(buildRuleset(state([changed, api])), { previous: buildRuleset(state([web, api])) }),
+  );
+
+  // Without a version, the content decides.
+  const third = builder.build(state([{ ...web }, { ...api, version: undefined }]));
+  assert.deepEqual(third, buildRuleset(state([web, api])));
+  // Another pod range renders everything again.
+  const moved = builder.build(state([{ ...web }, api], { podCidr: "10.42.2.0/24" }));
+  assert.deepEqual(moved, buildRuleset(state([web, api], { podCidr: "10.42.2.0/24" })));
+});
+
+Deno.test("RulesetBuilder.build() refuses a state that is not valid and keeps what it had", () => {
+  const builder = new RulesetBuilder();
+  const first = builder.build(state([{ ...web, version: "1" }]));
+  assert.throws(
+    () => builder.build(state([{ ...web, version: "2", clusterIP: "10.43.0.300" }])),
+    /^TypeError: Invalid services\[0\]\.clusterIP "10\.43\.0\.300"/,
+  );
+  assert.throws(
+    () => builder.build(state([{ ...web, version: 2 } as unknown as ProxyService])),
+    /Invalid services\[0\]\.version 2: expected a string/,
+  );
+  assert.throws(
+    () => builder.build(state([web, { ...web, namespace: 7 } as unknown as ProxyService])),
+    /Invalid services\[1\]\.namespace 7/,
+  );
+  const again = builder.build(state([{ ...web, version: "1" }]));
+  assert.equal(
+    again.chains.find((c) => c.name.startsWith("svc-")),
+    first.chains.find((c) => c.name.startsWith("svc-")),
+  );
+});
+
 Deno.test("renderTransaction() removing a Service deletes its map entries before its chains", () => {
   const before = buildRuleset(state([web]));
   const script = renderTransaction(buildRuleset(state([])), { previous: before });
@@ -403,8 +452,11 @@ Deno.test({
         return state(services, { nodeAddresses: random(2) === 0 ? [] : ["192.168.77.2"] });
       };
       let previous: NftRuleset | undefined;
+      const builder = new RulesetBuilder();
       for (let step = 0; step < 12; step++) {
-        const next = buildRuleset(randomState());
+        const current = randomState();
+        const next = builder.build(current);
+        assert.deepEqual(next, buildRuleset(current));
         const script = previous
           ? renderTransaction(next, { previous })
           : renderTransaction(next, { existing: undefined });

@@ -5,11 +5,15 @@
  * a NodePort on any node address, an external IP or a load-balancer IP
  * reaches a ready endpoint wherever it runs.
  *
- * Changes are coalesced (applies at least `debounceMs` apart), rendered by the pure
- * {@linkcode buildRuleset} and applied by an {@linkcode NftTable} in one
- * `nft -f` transaction each: only the difference from the last apply, and
- * the whole table every `fullSyncMs` to repair anything changed behind the
- * proxy's back. A failed apply is retried with backoff.
+ * Changes are coalesced (applies at least `debounceMs` apart), rendered by a
+ * {@linkcode RulesetBuilder} and applied by an {@linkcode NftTable} in one
+ * `nft -f` transaction each. Each Service is converted and rendered again
+ * only when its resourceVersion or one of its EndpointSlices' changes, and
+ * only the chains and map elements that differ from the last apply are
+ * written, so one endpoint change costs about one Service's work whatever
+ * the number of Services. Every `fullSyncMs` the whole table is rendered
+ * from nothing and rewritten, to repair anything changed behind the proxy's
+ * back. A failed apply is retried with backoff.
  *
  * @module
  */
@@ -27,6 +31,7 @@ import {
   type ProxyProtocol,
   type ProxyService,
   type ProxyState,
+  RulesetBuilder,
 } from "./nft_ruleset.ts";
 import { type NftApplyReport, NftTable } from "./nft_table.ts";
 
@@ -88,6 +93,13 @@ export interface ProxyServicesResult {
 
 const MAX_RETRY_MS = 30_000;
 
+/** A Service converted for the proxy, with the resourceVersions it was converted at. */
+interface ConvertedService {
+  version: string | undefined;
+  service: ProxyService | undefined;
+  problems: string[];
+}
+
 /**
  * Turns Services and their EndpointSlices into the proxy's view: ClusterIP
  * and external addresses (IPv4 only), node ports, affinity, and per port the
@@ -96,69 +108,98 @@ const MAX_RETRY_MS = 30_000;
  * by name and protocol). Headless and ExternalName Services get no rules.
  */
 export function proxyServices(services: readonly Service[], slices: readonly EndpointSlice[]): ProxyServicesResult {
+  const slicesOf = slicesByService(slices);
+  const result: ProxyService[] = [];
   const problems: string[] = [];
+  for (const svc of services) {
+    const converted = proxyService(svc, slicesOf.get(serviceKey(svc)) ?? []);
+    if (converted.service) result.push(converted.service);
+    problems.push(...converted.problems);
+  }
+  return { services: result, problems };
+}
+
+/** `namespace/name` of a Service. */
+function serviceKey(svc: Service): string {
+  return `${svc.metadata.namespace}/${svc.metadata.name}`;
+}
+
+/** The IPv4 EndpointSlices of each Service, by `namespace/name`. */
+function slicesByService(slices: readonly EndpointSlice[]): Map<string, EndpointSlice[]> {
   const slicesOf = new Map<string, EndpointSlice[]>();
   for (const slice of slices) {
     const service = slice.metadata.labels?.[LABEL_SERVICE_NAME];
     if (!service || slice.addressType !== "IPv4") continue;
     const key = `${slice.metadata.namespace}/${service}`;
-    slicesOf.set(key, [...(slicesOf.get(key) ?? []), slice]);
+    const list = slicesOf.get(key);
+    if (list) list.push(slice);
+    else slicesOf.set(key, [slice]);
   }
-  const result: ProxyService[] = [];
-  for (const svc of services) {
-    const spec = svc.spec ?? {};
-    const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
-    const type = spec.type ?? "ClusterIP";
-    if (type === "ExternalName") continue;
-    const clusterIP = spec.clusterIP && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined;
-    if (spec.clusterIP && spec.clusterIP !== "None" && !clusterIP) {
-      problems.push(
-        `Service "${key}" has a clusterIP "${spec.clusterIP}" that is not IPv4: it gets no ClusterIP rules`,
-      );
+  return slicesOf;
+}
+
+/** One Service as {@linkcode proxyServices} sees it, with its slices; no `service` when it gets no rules. */
+function proxyService(
+  svc: Service,
+  slices: readonly EndpointSlice[],
+): { service: ProxyService | undefined; problems: string[] } {
+  const problems: string[] = [];
+  const spec = svc.spec ?? {};
+  const key = serviceKey(svc);
+  const type = spec.type ?? "ClusterIP";
+  if (type === "ExternalName") return { service: undefined, problems };
+  const clusterIP = spec.clusterIP && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined;
+  if (spec.clusterIP && spec.clusterIP !== "None" && !clusterIP) {
+    problems.push(
+      `Service "${key}" has a clusterIP "${spec.clusterIP}" that is not IPv4: it gets no ClusterIP rules`,
+    );
+  }
+  const externalAddresses = [
+    ...(spec.externalIPs ?? []),
+    ...(svc.status?.loadBalancer?.ingress ?? []).flatMap((ingress) =>
+      ingress.ip && ingress.ipMode !== "Proxy" ? [ingress.ip] : []
+    ),
+  ].filter((address) => isIPv4(address));
+  if (!clusterIP && externalAddresses.length === 0 && !(spec.ports ?? []).some((p) => p.nodePort)) {
+    return { service: undefined, problems };
+  }
+  const ports = (spec.ports ?? []).flatMap((port) => {
+    const protocol = (port.protocol ?? "TCP") as ProxyProtocol;
+    if (!validPort(port.port) || !["TCP", "UDP", "SCTP"].includes(protocol)) {
+      problems.push(`Service "${key}" has a port ${JSON.stringify(port)} that is not valid: it is left out`);
+      return [];
     }
-    const externalAddresses = [
-      ...(spec.externalIPs ?? []),
-      ...(svc.status?.loadBalancer?.ingress ?? []).flatMap((ingress) =>
-        ingress.ip && ingress.ipMode !== "Proxy" ? [ingress.ip] : []
-      ),
-    ].filter((address) => isIPv4(address));
-    if (!clusterIP && externalAddresses.length === 0 && !(spec.ports ?? []).some((p) => p.nodePort)) continue;
-    const ports = (spec.ports ?? []).flatMap((port) => {
-      const protocol = (port.protocol ?? "TCP") as ProxyProtocol;
-      if (!validPort(port.port) || !["TCP", "UDP", "SCTP"].includes(protocol)) {
-        problems.push(`Service "${key}" has a port ${JSON.stringify(port)} that is not valid: it is left out`);
-        return [];
-      }
-      const name = port.name ?? "";
-      const endpoints: ProxyEndpoint[] = [];
-      for (const slice of slicesOf.get(key) ?? []) {
-        const match = (slice.ports ?? []).find((p) => (p.name ?? "") === name && (p.protocol ?? "TCP") === protocol);
-        if (!match || !validPort(match.port)) continue;
-        for (const endpoint of slice.endpoints ?? []) {
-          const conditions = endpoint.conditions ?? {};
-          if (conditions.ready === false || conditions.terminating === true) continue;
-          for (const address of endpoint.addresses ?? []) {
-            if (isIPv4(address)) endpoints.push({ address, port: match.port });
-          }
+    const name = port.name ?? "";
+    const endpoints: ProxyEndpoint[] = [];
+    for (const slice of slices) {
+      const match = (slice.ports ?? []).find((p) => (p.name ?? "") === name && (p.protocol ?? "TCP") === protocol);
+      if (!match || !validPort(match.port)) continue;
+      for (const endpoint of slice.endpoints ?? []) {
+        const conditions = endpoint.conditions ?? {};
+        if (conditions.ready === false || conditions.terminating === true) continue;
+        for (const address of endpoint.addresses ?? []) {
+          if (isIPv4(address)) endpoints.push({ address, port: match.port });
         }
       }
-      return [{
-        name,
-        protocol,
-        port: port.port,
-        ...(validPort(port.nodePort) ? { nodePort: port.nodePort } : {}),
-        endpoints,
-      }];
-    });
-    let timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86400) {
-      problems.push(
-        `Service "${key}" has a session affinity timeout ${JSON.stringify(timeout)} that is not 1 to 86400 seconds: ` +
-          `${DEFAULT_AFFINITY_TIMEOUT_SECONDS} is used`,
-      );
-      timeout = DEFAULT_AFFINITY_TIMEOUT_SECONDS;
     }
-    result.push({
+    return [{
+      name,
+      protocol,
+      port: port.port,
+      ...(validPort(port.nodePort) ? { nodePort: port.nodePort } : {}),
+      endpoints,
+    }];
+  });
+  let timeout = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 86400) {
+    problems.push(
+      `Service "${key}" has a session affinity timeout ${JSON.stringify(timeout)} that is not 1 to 86400 seconds: ` +
+        `${DEFAULT_AFFINITY_TIMEOUT_SECONDS} is used`,
+    );
+    timeout = DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+  }
+  return {
+    service: {
       namespace: svc.metadata.namespace ?? "default",
       name: svc.metadata.name ?? "",
       type,
@@ -168,9 +209,24 @@ export function proxyServices(services: readonly Service[], slices: readonly End
       sessionAffinityTimeoutSeconds: timeout,
       externalTrafficPolicy: spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
       ports,
-    });
+    },
+    problems,
+  };
+}
+
+/**
+ * The resourceVersions a Service's rules depend on (its own and its slices'),
+ * or `undefined` when one of them has none.
+ */
+function versionOf(svc: Service, slices: readonly EndpointSlice[]): string | undefined {
+  const own = svc.metadata.resourceVersion;
+  if (!own) return undefined;
+  const parts: string[] = [];
+  for (const slice of slices) {
+    if (!slice.metadata.resourceVersion) return undefined;
+    parts.push(`${slice.metadata.name}@${slice.metadata.resourceVersion}`);
   }
-  return { services: result, problems };
+  return `${own} ${parts.sort().join(" ")}`;
 }
 
 /**
@@ -211,6 +267,8 @@ export class ServiceProxy {
   #failures = 0;
   #lastProblems = "";
   #lastReport: ServiceProxyApplyReport | undefined;
+  #converted = new Map<string, ConvertedService>();
+  #builder = new RulesetBuilder();
 
   /**
    * Checks the options; nothing is watched or applied before {@linkcode start}.
@@ -301,8 +359,30 @@ export class ServiceProxy {
     return this.#collect().state;
   }
 
+  /**
+   * The state from the caches. A Service whose resourceVersion and slices'
+   * resourceVersions are those of the previous call is not converted again,
+   * and carries them as its `version`, so the builder does not render it again.
+   */
   #collect(): { state: ProxyState; problems: string[] } {
-    const { services, problems } = proxyServices(this.#services.list(), this.#slices.list());
+    const slicesOf = slicesByService(this.#slices.list());
+    const converted = new Map<string, ConvertedService>();
+    const services: ProxyService[] = [];
+    const problems: string[] = [];
+    for (const svc of this.#services.list()) {
+      const key = serviceKey(svc);
+      const slices = slicesOf.get(key) ?? [];
+      const version = versionOf(svc, slices);
+      const cached = this.#converted.get(key);
+      const entry: ConvertedService = cached !== undefined && version !== undefined && cached.version === version
+        ? cached
+        : { version, ...proxyService(svc, slices) };
+      if (entry.service && version !== undefined) entry.service.version = version;
+      converted.set(key, entry);
+      if (entry.service) services.push(entry.service);
+      problems.push(...entry.problems);
+    }
+    this.#converted = converted;
     return { state: { ...this.#base, nodeAddresses: [...this.#nodeAddresses], services }, problems };
   }
 
@@ -351,15 +431,20 @@ export class ServiceProxy {
 
   async #applyOnce(): Promise<void> {
     const started = performance.now();
+    const full = this.#fullDue;
+    if (full) {
+      // A full sync renders everything again too, from nothing cached.
+      this.#converted = new Map();
+      this.#builder = new RulesetBuilder();
+    }
     const { state, problems } = this.#collect();
     const text = problems.join("\n");
     if (text !== this.#lastProblems) {
       this.#lastProblems = text;
       for (const problem of problems) this.#log(`service proxy: ${problem}`);
     }
-    const ruleset = buildRuleset(state);
+    const ruleset = this.#builder.build(state);
     const renderMs = performance.now() - started;
-    const full = this.#fullDue;
     this.#fullDue = false;
     try {
       const report = await this.#table.apply(ruleset, { full });

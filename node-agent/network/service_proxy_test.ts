@@ -211,12 +211,34 @@ Deno.test("ServiceProxy applies a change at once after a quiet spell, a burst to
     await waitFor("the apply", () => applies.length === 3);
     assert.match(commands.at(-1)!.options.stdin!, /delete chain ip skiff svc-default\/s0\/tcp\/80/);
 
+    // An endpoint change renders and writes only its own Service again.
+    const svcChain = (name: string) => proxy.ruleset?.chains.find((c) => c.name === `svc-default/${name}/tcp/80`);
+    const [s1Before, s2Before] = [svcChain("s1"), svcChain("s2")];
+    const s1Slice = await slices.get("s1-a", { namespace: "default" });
+    await slices.update({ ...s1Slice, endpoints: [{ addresses: ["10.42.1.20"], conditions: {} }] });
+    await waitFor(
+      "the endpoint change in the cache",
+      () => proxy.state().services.find((s) => s.name === "s1")?.ports[0]?.endpoints[0]?.address === "10.42.1.20",
+    );
+    await clock.advance(100);
+    await waitFor("the apply", () => applies.length === 4);
+    assert.equal(applies[3]!.mode, "update");
+    const update = commands.at(-1)!.options.stdin!;
+    assert.match(update, /^flush chain ip skiff svc-default\/s1\/tcp\/80$/m);
+    assert.doesNotMatch(update, /s2/);
+    assert.notEqual(svcChain("s1"), s1Before);
+    assert.equal(svcChain("s2"), s2Before, "an unchanged Service is not rendered again");
+    // A full sync renders every Service again and rewrites the table.
+    assert.equal((await proxy.sync({ full: true }))?.mode, "full");
+    assert.notEqual(svcChain("s2"), s2Before);
+    assert.deepEqual(svcChain("s2"), s2Before);
+
     // After a quiet spell, a change is applied at once.
     await clock.advance(1000);
     await services.create(service("s9", { clusterIP: "10.43.1.9", ports: [{ port: 80 }] }));
     await waitFor("the new Service in the cache", () => proxy.state().services.some((s) => s.name === "s9"));
     await clock.advance(0);
-    await waitFor("the apply", () => applies.length === 4);
+    await waitFor("the apply", () => applies.length === 6);
   } finally {
     await proxy.stop();
   }
