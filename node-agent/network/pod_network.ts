@@ -368,9 +368,7 @@ export class CniPodNetwork implements PodNetwork {
         await this.#unwire(record);
       }
       try {
-        for (const attachment of record.attachments) {
-          attachment.result = await addNetworkList(attachment.list, this.#cniArgs(record, attachment, true));
-        }
+        await this.#addAll(record);
         const status = statusOf(record);
         record.ready = true;
         await this.#records.put(request.podUid, record);
@@ -563,6 +561,32 @@ export class CniPodNetwork implements PodNetwork {
         await del();
       }
     }
+  }
+
+  /**
+   * Runs ADD for every attachment of a sandbox, each started once the one
+   * before has started its first plugin (so they begin in order: loopback,
+   * then the pod network), and side by side after that, since they wire
+   * different interfaces. Resolves once all have ended; rejects with the
+   * first failure.
+   */
+  async #addAll(record: SandboxRecord): Promise<void> {
+    const runs: Promise<void>[] = [];
+    for (const attachment of record.attachments) {
+      const started = Promise.withResolvers<void>();
+      const args = this.#cniArgs(record, attachment, true);
+      const exec: Exec = (cmd, options) => {
+        started.resolve();
+        return args.exec(cmd, options);
+      };
+      const added = addNetworkList(attachment.list, { ...args, exec }).then((result) => {
+        attachment.result = result;
+      });
+      runs.push(added);
+      await Promise.race([started.promise, added.catch(() => {})]);
+    }
+    const failed = (await Promise.allSettled(runs)).find((o): o is PromiseRejectedResult => o.status === "rejected");
+    if (failed) throw failed.reason;
   }
 
   async #checkRecord(record: SandboxRecord): Promise<void> {

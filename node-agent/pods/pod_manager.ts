@@ -723,6 +723,9 @@ export class PodManager {
     const spec = pod.spec ?? { containers: [] };
     const namespace = pod.metadata.namespace ?? "default";
     const retryKey = `${record.uid}/${container.name}`;
+    // Read while the image is checked; an error surfaces where the Services are used.
+    const serviceList = context.objects.services(namespace);
+    serviceList.catch(() => {});
     const image = await this.#images.ensure(pod, container, context.signal);
     context.signal.throwIfAborted();
     if (!image.ok) {
@@ -736,7 +739,7 @@ export class PodManager {
     const podIPs = record.sandbox?.podIPs ?? [];
     let config;
     try {
-      const services = serviceEnv(await context.objects.services(namespace), {
+      const services = serviceEnv(await serviceList, {
         namespace,
         enableServiceLinks: spec.enableServiceLinks !== false,
       });
@@ -787,12 +790,16 @@ export class PodManager {
       context.want(this.#retryBackoff.get(retryKey));
       return;
     }
-    await Deno.mkdir(dirname(logPath), { recursive: true });
-    await Deno.mkdir(dirname(messageFile), { recursive: true });
-    await Deno.writeFile(messageFile, new Uint8Array(), { mode: 0o666 });
-    await Deno.chmod(messageFile, 0o666);
-    // A run with this id left by a start that failed halfway is replaced.
-    await this.#o.runtime.removeContainer(id);
+    await Promise.all([
+      Deno.mkdir(dirname(logPath), { recursive: true }),
+      (async () => {
+        await Deno.mkdir(dirname(messageFile), { recursive: true });
+        await Deno.writeFile(messageFile, new Uint8Array(), { mode: 0o666 });
+        await Deno.chmod(messageFile, 0o666);
+      })(),
+      // A run with this id left by a start that failed halfway is replaced.
+      this.#o.runtime.removeContainer(id),
+    ]);
     context.acted = true;
     try {
       await this.#o.runtime.createContainer(config);

@@ -34,7 +34,6 @@
  */
 
 import { dirname } from "node:path";
-import type { Exec } from "../_exec.ts";
 import { formatCriLine, type LogStream, logTimestamp, MAX_LOG_LINE_BYTES } from "./container_log.ts";
 
 /** Size bounds of a log. */
@@ -165,8 +164,6 @@ export class CriLogWriter {
 
 /** Options of {@linkcode FifoLogPumps}. */
 export interface FifoLogPumpsOptions extends LogRotation {
-  /** Runs `mkfifo`. */
-  exec: Exec;
   /**
    * After reading output, wait this long before looking again, so that busy
    * containers are read in batches (default 50 ms; output that follows a
@@ -196,6 +193,7 @@ const POLLFD_SIZE = 8;
 
 const LIBC_SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  mkfifo: { parameters: ["buffer", "u32"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
@@ -250,7 +248,7 @@ export class FifoLogPumps {
   #closed = false;
 
   /** Pumps with `options`. */
-  constructor(options: FifoLogPumpsOptions) {
+  constructor(options: FifoLogPumpsOptions = {}) {
     this.#options = options;
   }
 
@@ -276,7 +274,15 @@ export class FifoLogPumps {
     }
     if (!exists) {
       await Deno.mkdir(dirname(fifo), { recursive: true });
-      await this.#options.exec(["mkfifo", "-m", "600", fifo]);
+      // mkfifo(3) itself: no process to spawn on the way to starting a container.
+      const c = acquireLibc();
+      try {
+        if (c.mkfifo(encoder.encode(`${fifo}\0`), 0o600) !== 0) {
+          throw new Error(`Cannot create the output FIFO "${fifo}" of container "${id}"`);
+        }
+      } finally {
+        releaseLibc();
+      }
     }
     if (this.#pumps.has(id) || this.#closed) return;
     const [c, wake] = this.#libcAndWake();

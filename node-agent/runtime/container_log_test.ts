@@ -192,15 +192,18 @@ Deno.test("FifoLogPumps copies what is written into a FIFO to the log, and a new
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  const pumps = new FifoLogPumps({ exec: run });
+  const pumps = new FifoLogPumps();
   await pumps.open("c1", fifo, logPath);
+  const made = await Deno.lstat(fifo);
+  assert.equal(made.isFifo, true);
+  assert.equal(made.mode! & 0o777, 0o600);
   await run(["sh", "-c", `printf 'one\\ntwo\\n' > ${fifo}`]);
   await waitFor("two");
   await pumps.close();
   // A writer (the shim) keeps writing while no agent reads: it waits in the FIFO.
   const shim = new Deno.Command("sh", { args: ["-c", `exec 3<>${fifo}; printf 'three\\n' >&3; sleep 1`] }).output();
   await new Promise((r) => setTimeout(r, 200));
-  const again = new FifoLogPumps({ exec: run });
+  const again = new FifoLogPumps();
   await again.open("c1", fifo, logPath);
   await waitFor("three");
   await shim;

@@ -127,8 +127,15 @@ export const EXIT_CODE_START_FAILED = 128;
 const SIGKILL_WAIT_MS = 10_000;
 /** How long `ctr tasks exec` may take past an exec's timeout before ctr itself is killed. */
 const EXEC_KILL_GRACE_MS = 30_000;
-/** How long an image listing is trusted when creating a container. */
+/** How long an image listing is trusted when creating a container while the event stream is down. */
 const IMAGE_LIST_TTL_MS = 30_000;
+
+/**
+ * How far an image listing may be trusted: `cached` while the event stream
+ * says no image changed since it was taken, `recent` also within
+ * {@linkcode IMAGE_LIST_TTL_MS} otherwise, `fresh` never (list again).
+ */
+type ImageLookup = "cached" | "recent" | "fresh";
 
 /** Options of {@linkcode ContainerdRuntime}. */
 export interface ContainerdRuntimeOptions {
@@ -201,6 +208,13 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
   #pulls = new Map<string, Promise<EnsuredImage>>();
   #imageList = new Map<string, ImageEntry>();
   #imagesListedAt = 0;
+  /**
+   * Bumped by every image event of the stream, each (re)connection of the
+   * stream, and this runtime's own pulls and removals: the listing is
+   * current while `#imageListEpoch` equals it and the stream is up.
+   */
+  #imageEpoch = 0;
+  #imageListEpoch = -1;
   #background = new Set<Promise<unknown>>();
 
   /** A runtime over the containerd at `options.address`, keeping its state in `options.stateDir`. */
@@ -218,13 +232,13 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     this.#records = new RecordStore(this.#layout);
     this.#images = new ImageResolver(this.#ctr);
     this.#pumps = new FifoLogPumps({
-      exec: this.#exec,
       ...options.logRotation,
       onError: (id, error) => this.#report(new Error(`Cannot write the log of container "${id}": ${error.message}`)),
     });
     this.#events = new EventStream(this.#ctr, {
       onEvent: (event) => this.#onEvent(event),
       onReady: () => {
+        this.#imageEpoch++;
         this.#synced = false;
         this.#track(this.#sync());
       },
@@ -288,7 +302,7 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
   async #ensureImage(ref: string, normalized: string, options: EnsureImageOptions): Promise<EnsuredImage> {
     this.#assertOpen();
     const policy = options.pullPolicy ?? "IfNotPresent";
-    const present = await this.#findImage(normalized);
+    const present = await this.#findImage(normalized, policy === "Always" ? "fresh" : "cached");
     if (present && policy !== "Always") return { ...(await this.#imageInfo(present)), pulled: false };
     if (!present && policy === "Never") {
       throw new ImagePullError(ref, "ErrImageNeverPull", "it is not present and the pull policy is Never");
@@ -316,18 +330,23 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
       proc.kill("SIGTERM");
       await proc.status;
     }
-    const pulled = await this.#findImage(normalized);
+    this.#imageEpoch++;
+    const pulled = await this.#findImage(normalized, "fresh");
     if (!pulled) throw new ImagePullError(ref, "ErrImagePull", "ctr reported success but the image is not present");
     const info = await this.#imageInfo(pulled);
     options.onProgress?.({ ref: normalized, doneBytes: info.sizeBytes, totalBytes: info.sizeBytes });
     return { ...info, pulled: true };
   }
 
-  /** The images present, with their sizes and architectures. */
+  /**
+   * The images present, with their sizes and architectures: from the last
+   * `ctr images ls` while containerd's event stream says no image changed
+   * since, else from a new one.
+   */
   async listImages(): Promise<ImageInfo[]> {
     this.#assertOpen();
-    const entries = await this.#ctr.listImages();
-    return await Promise.all(entries.map((entry) => this.#imageInfo(entry)));
+    const entries = this.#imagesCurrent() ? this.#imageList : await this.#listImageEntries();
+    return await Promise.all([...entries.values()].map((entry) => this.#imageInfo(entry)));
   }
 
   /** Removes an image; absent images are ignored. */
@@ -335,23 +354,38 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     this.#assertOpen();
     const normalized = normalizeImageReference(ref);
     await this.#ctr.removeImage(normalized);
+    this.#imageEpoch++;
     this.#imageList.delete(normalized);
   }
 
   /**
-   * The image `ref`, from `ctr images ls` (`fresh`), or from what the last
-   * listing said if it is recent: a pod worker ensures the image right
-   * before it creates the container.
+   * The image `ref`, from the last `ctr images ls` when `lookup` trusts it
+   * and it has the image, else from a new listing: with the event stream
+   * up, an image present costs no ctr call per container.
    */
-  async #findImage(ref: string, fresh = true): Promise<ImageEntry | undefined> {
-    if (!fresh && Date.now() - this.#imagesListedAt < IMAGE_LIST_TTL_MS) {
-      const known = this.#imageList.get(ref);
+  async #findImage(ref: string, lookup: ImageLookup): Promise<ImageEntry | undefined> {
+    if (lookup !== "fresh") {
+      const recent = lookup === "recent" && Date.now() - this.#imagesListedAt < IMAGE_LIST_TTL_MS;
+      const known = this.#imagesCurrent() || recent ? this.#imageList.get(ref) : undefined;
       if (known) return known;
     }
+    return (await this.#listImageEntries()).get(ref);
+  }
+
+  /** Whether the last image listing still holds: no image event since, and the stream up all along. */
+  #imagesCurrent(): boolean {
+    return this.#events.ready && this.#imageListEpoch === this.#imageEpoch;
+  }
+
+  /** Lists the images with `ctr images ls` and keeps the listing. */
+  async #listImageEntries(): Promise<Map<string, ImageEntry>> {
+    // Taken before the call: an image event arriving meanwhile makes this listing stale at once.
+    const epoch = this.#events.ready ? this.#imageEpoch : -1;
     const entries = await this.#ctr.listImages();
     this.#imageList = new Map(entries.map((e) => [e.ref, e]));
+    this.#imageListEpoch = epoch;
     this.#imagesListedAt = Date.now();
-    return this.#imageList.get(ref);
+    return this.#imageList;
   }
 
   async #imageInfo(entry: ImageEntry): Promise<ImageInfo> {
@@ -449,10 +483,12 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     }
     const fifo = this.#layout.fifo(id);
     const logUri = record.logPath ? `file://${fifo}` : undefined;
-    if (record.logPath) await this.#pumps.open(id, fifo, record.logPath);
     const pidFile = this.#layout.pidFile(id);
-    await Deno.mkdir(join(this.#layout.root, "pids"), { recursive: true });
-    await Deno.remove(pidFile).catch(() => {});
+    // Independent of each other: the log FIFO and the pid file's directory.
+    await Promise.all([
+      record.logPath ? this.#pumps.open(id, fifo, record.logPath) : undefined,
+      Deno.mkdir(join(this.#layout.root, "pids"), { recursive: true }).then(() => Deno.remove(pidFile).catch(() => {})),
+    ]);
     const seq = ++this.#seq;
     this.#starting.add(id);
     try {
@@ -510,7 +546,11 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     }
   }
 
-  /** Removes a container that is not running, with its snapshot, mount and FIFO. */
+  /**
+   * Removes a container that is not running, with its snapshot, mount and
+   * FIFO. An id that neither containerd (as the event-fed view has it) nor
+   * the state directory knows costs no ctr call.
+   */
   async removeContainer(id: string): Promise<void> {
     await this.#ready();
     const task = await this.#currentTask(id);
@@ -518,12 +558,16 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
       throw new Error(`Cannot remove container "${id}": it is running; stop it first`);
     }
     if (task) await this.#reap(id);
-    await this.#ctr.removeContainer(id);
+    const inContainerd = task !== undefined || this.#view.containers.has(id) || this.#creating.has(id) ||
+      this.#starting.has(id) || !this.#events.ready;
+    if (inContainerd) await this.#ctr.removeContainer(id);
     this.#view.containers.delete(id);
     this.#view.tasks.delete(id);
     this.#touched.set(id, ++this.#seq);
     this.#pumps.finish(id);
-    await this.#removeRootfs(id);
+    if (inContainerd || await this.#records.get(id) || await exists(this.#layout.rootfs(id))) {
+      await this.#removeRootfs(id);
+    }
     for (const path of [this.#layout.spec(id), this.#layout.fifo(id), this.#layout.pidFile(id)]) {
       await Deno.remove(path).catch(() => {});
     }
@@ -757,6 +801,10 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
   }
 
   #onEvent(event: CtrEvent): void {
+    if (event.topic.startsWith("/images/")) {
+      this.#imageEpoch++;
+      return;
+    }
     const data = event.data;
     const id = String(data.container_id ?? data.id ?? "");
     if (!id) return;
@@ -1024,10 +1072,10 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
    * replaced or removed since) makes the snapshot fail: then it looks again, once.
    */
   async #prepareRootfs(id: string, ref: string, rootfs: string): Promise<{ entry: ImageEntry; image: ResolvedImage }> {
-    for (const fresh of [false, true]) {
-      const entry = await this.#findImage(ref, fresh);
+    for (const lookup of ["recent", "fresh"] as const) {
+      const entry = await this.#findImage(ref, lookup);
       if (!entry) {
-        if (fresh) break;
+        if (lookup === "fresh") break;
         continue;
       }
       try {
@@ -1035,7 +1083,7 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
         await this.#mountRootfs(id, image, rootfs);
         return { entry, image };
       } catch (error) {
-        if (fresh) throw error;
+        if (lookup === "fresh") throw error;
       }
     }
     throw new Error(`Cannot create container "${id}": image "${ref}" is not present`);
@@ -1229,6 +1277,16 @@ async function processStartTime(pid: number): Promise<number | undefined> {
     return Number.isFinite(ticks) ? Math.round(bootTimeMs + ticks * 10) : undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
   }
 }
 

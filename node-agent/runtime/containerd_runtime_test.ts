@@ -251,6 +251,37 @@ Deno.test({
           await other.close();
         }
       });
+      await t.step("listImages() and ensureImage() reuse one listing until an image event comes", async () => {
+        let listings = 0;
+        const counting: Exec = (cmd, options) => {
+          if (cmd[0] === "ctr" && cmd.includes("images") && cmd.includes("ls")) listings++;
+          return run(cmd, options);
+        };
+        const other = new ContainerdRuntime({
+          address: containerd.address,
+          namespace: runtime.namespace,
+          stateDir,
+          exec: counting,
+        });
+        const refs = async () => (await other.listImages()).map((i) => i.ref);
+        try {
+          await other.listContainers();
+          await other.listImages();
+          const before = listings;
+          for (let i = 0; i < 5; i++) {
+            await other.listImages();
+            assert.equal((await other.ensureImage("busybox", { pullPolicy: "IfNotPresent" })).pulled, false);
+          }
+          assert.equal(listings - before, 0);
+          const tagged = "docker.io/library/busybox-tagged:1";
+          await containerd.ctr(["images", "tag", image.ref, tagged], { namespace: runtime.namespace });
+          await eventually("the tagged image in the listing", async () => (await refs()).includes(tagged) || undefined);
+          await other.removeImage(tagged);
+          assert.equal((await refs()).includes(tagged), false);
+        } finally {
+          await other.close();
+        }
+      });
       assert.deepEqual(errors, []);
     } finally {
       await dispose(runtime, stateDir);
