@@ -397,6 +397,22 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     validate: validateEndpointSlice,
   }),
   define({
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectAccessReview",
+    plural: "selfsubjectaccessreviews",
+    namespaced: false,
+    verbs: ["create"],
+  }),
+  define({
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectRulesReview",
+    plural: "selfsubjectrulesreviews",
+    namespaced: false,
+    verbs: ["create"],
+  }),
+  define({
     group: "metrics.k8s.io",
     version: "v1beta1",
     kind: "NodeMetrics",

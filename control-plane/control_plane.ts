@@ -16,6 +16,7 @@ import { ensureDefaultStorageClass } from "./default_storage_class.ts";
 import { type CertificateAuthority, ensurePki, type Pki } from "./pki/mod.ts";
 import { openStore, type Store } from "./store/mod.ts";
 import {
+  accessReviewHandlers,
   type ApiHandler,
   authorize,
   createApiHandler,
@@ -249,7 +250,7 @@ export async function createApi(store: Store, options: CreateApiOptions = {}): P
       defaultStorageClassAdmission(storageClassType),
       storageObjectInUseProtection,
     ],
-    resources: metrics.handlers(),
+    resources: { ...metrics.handlers(), ...accessReviewHandlers({ authorize, types }) },
     ...(proxy
       ? { subresources: { ...proxy.handlers(), "nodes/certificate": nodeCertificateHandler(options.ca!) } }
       : {}),

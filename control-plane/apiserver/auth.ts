@@ -277,6 +277,12 @@ const NODE_READABLE = new Set([
   "csinodes",
 ]);
 
+/** Whether the request creates a review every user may ask about themselves (`kubectl auth can-i`), as in Kubernetes. */
+function isSelfReview(a: RequestAttributes): boolean {
+  return a.group === "authorization.k8s.io" && a.verb === "create" &&
+    (a.resource === "selfsubjectaccessreviews" || a.resource === "selfsubjectrulesreviews");
+}
+
 /** Role-based authorization, Kubernetes' default roles reduced to Skiff's three. */
 export const authorize: Authorizer = (user: User, a: RequestAttributes) => {
   const deny = (why: string): never => {
@@ -292,11 +298,13 @@ export const authorize: Authorizer = (user: User, a: RequestAttributes) => {
     case "admin":
       return;
     case "viewer":
+      if (isSelfReview(a)) return;
       if (!READ.has(a.verb)) deny("viewers may only read");
       if (a.resource === "secrets") deny("viewers may not read secrets");
       if (a.subresource === "exec") deny("viewers may not exec into pods");
       return;
     case "node":
+      if (isSelfReview(a)) return;
       return authorizeNode(user, a, deny);
     default:
       deny("this token may only join a node; use the node credential it was exchanged for");

@@ -2,12 +2,23 @@
  * Discovery documents, as clients expect them: /version, /api, /apis, each
  * group and group-version's APIResourceList, and the OpenAPI v3 index and
  * per group-version documents that `kubectl apply` needs to trust the server
- * with field validation.
+ * with field validation, and an empty OpenAPI v2 document for the kinds
+ * kubectl looks up there.
  *
  * @module
  */
 
+import protobuf from "protobufjs";
 import { apiVersionOf, type ServedType } from "./served_type.ts";
+
+/**
+ * The media type of OpenAPI v2 as protobuf (gnostic's `openapi.v2.Document`)
+ * as kubectl asks for it; answers carry {@linkcode OPENAPI_V2_PROTOBUF_ANSWER},
+ * as Kubernetes' own, since Go's media type parser refuses the `@`.
+ */
+export const OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/** The Content-Type of the protobuf OpenAPI v2 document: Kubernetes spells it with `.` where requests have `@`. */
+export const OPENAPI_V2_PROTOBUF_ANSWER = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /** Version information served at /version. */
 export interface VersionInfo {
@@ -118,6 +129,26 @@ export class Discovery {
       }
     }
     return { kind: "APIResourceList", apiVersion: "v1", groupVersion: apiVersionOf({ group, version }), resources };
+  }
+
+  /**
+   * /openapi/v2: a Swagger 2.0 document without paths or definitions (the
+   * schemas are served as OpenAPI v3). kubectl falls back to v2 for a kind
+   * v3 lacks; finding a document without it, it reports an unknown kind as
+   * `no matches for kind`, not as a failed download.
+   */
+  openapiV2(): { swagger: "2.0"; info: { title: string; version: string }; paths: Record<string, never> } {
+    return { swagger: "2.0", info: { title: "Skiff", version: this.#version.gitVersion }, paths: {} };
+  }
+
+  /** {@linkcode openapiV2} as gnostic's `openapi.v2.Document` protobuf (swagger = 1, info = 2; title = 1, version = 2). */
+  openapiV2Protobuf(): Uint8Array<ArrayBuffer> {
+    const { swagger, info } = this.openapiV2();
+    const writer = protobuf.Writer.create();
+    writer.uint32((1 << 3) | 2).string(swagger);
+    writer.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 2).string(info.title).uint32((2 << 3) | 2).string(info.version)
+      .ldelim();
+    return new Uint8Array(writer.finish());
   }
 
   /** /openapi/v3: the index of per group-version documents. */

@@ -46,7 +46,7 @@ import { PROTOBUF_MEDIA_TYPE } from "./protobuf/decode.ts";
 import { type Admission, ObjectStore, parseResourceVersion, timestamp, tooOld, type User } from "./object_store.ts";
 import { apiVersionOf, hasSubresource, type ServedType } from "./served_type.ts";
 import { compileSelectors } from "./_selectors.ts";
-import type { Discovery } from "./discovery.ts";
+import { type Discovery, OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ANSWER } from "./discovery.ts";
 import type { TableConverter } from "./table.ts";
 
 /** Request attributes that authorization decides on. */
@@ -234,8 +234,17 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         if (!list) throw notFoundPath(url.pathname);
         return json(200, list);
       }
-      case "openapi-v2":
-        throw new NotAcceptableError("OpenAPI v2 is not served: use /openapi/v3");
+      case "openapi-v2": {
+        const accept = req.headers.get("accept") ?? "";
+        if (![OPENAPI_V2_PROTOBUF, OPENAPI_V2_PROTOBUF_ANSWER].some((type) => accept.includes(type))) {
+          return json(200, d.openapiV2());
+        }
+        const bytes = d.openapiV2Protobuf();
+        return new Response(bytes, {
+          status: 200,
+          headers: { "content-type": OPENAPI_V2_PROTOBUF_ANSWER, "content-length": String(bytes.byteLength) },
+        });
+      }
       case "openapi-v3":
         return json(200, d.openapiIndex());
       case "openapi-v3-doc": {

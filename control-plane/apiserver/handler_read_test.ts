@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import protobuf from "protobufjs";
 import { configMap, pod, startHarness } from "./_test_harness.ts";
 
 const CM = "/api/v1/namespaces/default/configmaps";
@@ -347,7 +348,9 @@ Deno.test("discovery serves the OpenAPI v3 index and documents that kubectl appl
   const core = await h.call("GET", "/openapi/v3/api/v1");
   assert.ok(core.body.paths["/api/v1/namespaces/{namespace}/pods"].post);
   const v2 = await h.call("GET", "/openapi/v2");
-  assert.equal(v2.status, 406);
+  assert.equal(v2.status, 200);
+  assert.equal(v2.body.swagger, "2.0");
+  assert.deepEqual(v2.body.paths, {});
   const none = await h.call("GET", "/openapi/v3/apis/nope/v1");
   assert.equal(none.status, 404);
 });
@@ -380,4 +383,22 @@ Deno.test("a namespaced object asked for without a namespace is 404, a cluster o
   assert.equal(res.body.kind, "Status");
   const node = await h.call("GET", "/api/v1/namespaces/default/nodes/n1");
   assert.equal(node.status, 404);
+});
+
+Deno.test("/openapi/v2 as protobuf is an empty Swagger 2.0 Document, as kubectl decodes it for unknown kinds", async () => {
+  await using h = await startHarness();
+  const res = await h.fetch("GET", "/openapi/v2", {
+    accept: "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "application/com.github.proto-openapi.spec.v2.v1.0+protobuf");
+  const root = protobuf.parse(`syntax = "proto3"; package openapi.v2;
+    message Info { string title = 1; string version = 2; }
+    message Document { string swagger = 1; Info info = 2; }`).root;
+  const doc = root.lookupType("openapi.v2.Document").toObject(
+    root.lookupType("openapi.v2.Document").decode(new Uint8Array(await res.arrayBuffer())),
+  );
+  assert.equal(doc.swagger, "2.0");
+  assert.equal(doc.info.title, "Skiff");
+  assert.match(doc.info.version, /^v1\.32\.0-skiff/);
 });

@@ -60,6 +60,7 @@ export class MetricsApi {
     const { route, user, objects } = ctx;
     if (route.subresource) throw new NotFoundError(`${route.resource}/${route.subresource} is not served`);
     this.#expire(map);
+    if (req.method === "GET" && kind === "PodMetrics") await this.#forgetDeletedPods(objects, route.namespace);
     const key = (ns: string | undefined, name: string) => ns ? `${ns}/${name}` : name;
     if (req.method === "GET") {
       if (route.name) {
@@ -121,6 +122,15 @@ export class MetricsApi {
       throw new ForbiddenError(
         `node "${node}" may report metrics only of pods bound to it; ${namespace}/${name} is not`,
       );
+    }
+  }
+
+  /** Drops the readings of pods that no longer exist, so `kubectl top pod` never lists a deleted pod. */
+  async #forgetDeletedPods(objects: ObjectStore, namespace: string | undefined): Promise<void> {
+    for (const [key, entry] of this.#pods) {
+      const { namespace: ns, name } = entry.object.metadata;
+      if (namespace && ns !== namespace) continue;
+      if (!(await objects.find(this.#podType, ns!, name!))) this.#pods.delete(key);
     }
   }
 

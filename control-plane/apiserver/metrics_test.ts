@@ -61,3 +61,31 @@ Deno.test("metrics API: a node reports PodMetrics only for pods bound to it", as
   const ns = await h.call("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/other/pods");
   assert.equal(ns.body.items.length, 0);
 });
+
+Deno.test("metrics API: the PodMetrics of a deleted pod are no longer listed or served", async () => {
+  await using h = await startHarness();
+  for (const name of ["gone", "kept"]) {
+    await h.call("POST", "/api/v1/namespaces/default/pods", { body: pod(name) });
+    await h.call("POST", `/api/v1/namespaces/default/pods/${name}/binding`, {
+      body: { apiVersion: "v1", kind: "Binding", metadata: { name }, target: { kind: "Node", name: "node-a" } },
+    });
+    const put = await h.call("PUT", `/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/${name}`, {
+      body: {
+        apiVersion: "metrics.k8s.io/v1beta1",
+        kind: "PodMetrics",
+        metadata: { name, namespace: "default" },
+        timestamp: "2026-01-01T00:00:00Z",
+        window: "10s",
+        containers: [{ name: "c", usage: { cpu: "5m", memory: "12Mi" } }],
+      },
+      token: h.tokens.nodeA,
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+  }
+  const del = await h.call("DELETE", "/api/v1/namespaces/default/pods/gone?gracePeriodSeconds=0");
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  assert.equal((await h.call("GET", "/api/v1/namespaces/default/pods/gone")).status, 404);
+  const list = await h.call("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods");
+  assert.deepEqual(list.body.items.map((m: { metadata: { name: string } }) => m.metadata.name), ["kept"]);
+  assert.equal((await h.call("GET", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/gone")).status, 404);
+});

@@ -5,6 +5,7 @@
  * @module
  */
 
+export * from "./access_review.ts";
 export * from "./admission.ts";
 export * from "./auth.ts";
 export * from "./discovery.ts";

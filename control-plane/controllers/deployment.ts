@@ -73,8 +73,22 @@ export function resolveIntOrPercent(
   return roundUp ? Math.ceil(exact) : Math.floor(exact);
 }
 
+/** Drops object fields whose value is null, at every depth: a null field means the same as an absent one. */
+function withoutNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (!value || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]),
+  ) as T;
+}
+
+/**
+ * The template without its pod-template-hash label and null fields, so a
+ * template that `kubectl rollout undo` copies back (with
+ * `metadata.creationTimestamp: null`) matches the ReplicaSet it came from.
+ */
 function withoutHash(template: PodTemplateSpec | undefined): PodTemplateSpec {
-  const copy = structuredClone(template ?? {});
+  const copy = withoutNulls(structuredClone(template ?? {}));
   if (copy.metadata?.labels) delete copy.metadata.labels[POD_TEMPLATE_HASH];
   return copy;
 }

@@ -100,3 +100,33 @@ Deno.test("DeploymentController with Recreate stops every old pod before startin
     return pods.length === 2 && images.has("busybox:1.36");
   }, 20_000);
 });
+
+Deno.test("DeploymentController reuses the old ReplicaSet when kubectl rollout undo copies its template back", async () => {
+  await using cluster = await startTestCluster([new DeploymentController(), new ReplicaSetController()]);
+  const { client } = cluster;
+  const deployments = client.kind<Deployment>("apps/v1", "Deployment");
+  await deployments.create(deployment(1, "busybox:1.35"));
+  const first = await waitFor("the first ReplicaSet", async () => {
+    const sets = await listOf<ReplicaSet>(client, "apps/v1", "ReplicaSet");
+    return sets.length === 1 && sets[0]!;
+  });
+  await deployments.patch("web", {
+    spec: { template: { spec: { containers: [{ name: "web", image: "busybox:1.36" }] } } },
+  }, { namespace: "default", type: "strategic" });
+  await waitFor("a second ReplicaSet", async () => (await listOf(client, "apps/v1", "ReplicaSet")).length === 2);
+  const template = structuredClone(first.spec!.template!);
+  delete template.metadata!.labels!["pod-template-hash"];
+  await deployments.patch("web", [{
+    op: "replace",
+    path: "/spec/template",
+    value: { ...template, metadata: { ...template.metadata, creationTimestamp: null } },
+  }], { namespace: "default", type: "json" });
+  await waitFor("the first ReplicaSet scaled back up at revision 3", async () => {
+    await markPodsReady(client);
+    const rs = await client.kind<ReplicaSet>("apps/v1", "ReplicaSet").get(first.metadata.name!, {
+      namespace: "default",
+    });
+    return rs.metadata.annotations?.[REVISION_ANNOTATION] === "3" && rs.spec?.replicas === 1;
+  }, 20_000);
+  assert.equal((await listOf(client, "apps/v1", "ReplicaSet")).length, 2);
+});

@@ -308,6 +308,19 @@ Deno.test({
         assert.match(invalid.stderr, /is invalid: metadata\.name/);
       });
 
+      await t.step("create of an unknown kind says the kind is unknown, not that validation failed", async () => {
+        const widget = await run(["create", "-f", "-"], {
+          stdin: "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+        });
+        assert.notEqual(widget.code, 0);
+        assert.match(widget.stderr, /no matches for kind "Widget" in version "example.com\/v1"/);
+      });
+
+      await t.step("auth can-i answers from the server's authorizer", async () => {
+        assert.equal((await ok(["auth", "can-i", "create", "deployments", "-n", "demo"])).trim(), "yes");
+        assert.match(await ok(["auth", "can-i", "--list"]), /\*\.\*\s+\[\]\s+\[\]\s+\[\*\]/);
+      });
+
       await t.step("edit with EDITOR set to a script changes the object", async () => {
         const editor = tmp.join("editor.sh");
         await Deno.writeTextFile(editor, "#!/bin/sh\nsed -i 's/^  x: plain$/  x: edited/' \"$1\"\n");

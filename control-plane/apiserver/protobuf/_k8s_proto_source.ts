@@ -63,6 +63,71 @@ message RollingUpdateDeployment {
   optional .k8s.io.apimachinery.pkg.util.intstr.IntOrString maxSurge = 2 [(skiff.pointer) = true];
 }
 `,
+  "k8s.io/api/authorization/v1/generated.proto": `syntax = "proto2";
+package k8s.io.api.authorization.v1;
+
+message NonResourceAttributes {
+  optional string path = 1;
+  optional string verb = 2;
+}
+
+message NonResourceRule {
+  repeated string verbs = 1;
+  repeated string nonResourceURLs = 2;
+}
+
+message ResourceAttributes {
+  optional string namespace = 1;
+  optional string verb = 2;
+  optional string group = 3;
+  optional string version = 4;
+  optional string resource = 5;
+  optional string subresource = 6;
+  optional string name = 7;
+}
+
+message ResourceRule {
+  repeated string verbs = 1;
+  repeated string apiGroups = 2;
+  repeated string resources = 3;
+  repeated string resourceNames = 4;
+}
+
+message SelfSubjectAccessReview {
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+  optional SelfSubjectAccessReviewSpec spec = 2;
+  optional SubjectAccessReviewStatus status = 3;
+}
+
+message SelfSubjectAccessReviewSpec {
+  optional ResourceAttributes resourceAttributes = 1;
+  optional NonResourceAttributes nonResourceAttributes = 2;
+}
+
+message SelfSubjectRulesReview {
+  optional .k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta metadata = 1;
+  optional SelfSubjectRulesReviewSpec spec = 2;
+  optional SubjectRulesReviewStatus status = 3;
+}
+
+message SelfSubjectRulesReviewSpec {
+  optional string namespace = 1;
+}
+
+message SubjectAccessReviewStatus {
+  optional bool allowed = 1;
+  optional bool denied = 4;
+  optional string reason = 2;
+  optional string evaluationError = 3;
+}
+
+message SubjectRulesReviewStatus {
+  repeated ResourceRule resourceRules = 1;
+  repeated NonResourceRule nonResourceRules = 2;
+  optional bool incomplete = 3;
+  optional string evaluationError = 4;
+}
+`,
   "k8s.io/api/core/v1/generated.proto": `syntax = "proto2";
 package k8s.io.api.core.v1;
 

@@ -40,6 +40,8 @@ const KINDS: Readonly<Record<string, string>> = {
   "v1/PersistentVolumeClaim": `${CORE}PersistentVolumeClaim`,
   "v1/Binding": `${CORE}Binding`,
   "apps/v1/Deployment": "k8s.io.api.apps.v1.Deployment",
+  "authorization.k8s.io/v1/SelfSubjectAccessReview": "k8s.io.api.authorization.v1.SelfSubjectAccessReview",
+  "authorization.k8s.io/v1/SelfSubjectRulesReview": "k8s.io.api.authorization.v1.SelfSubjectRulesReview",
   "policy/v1/Eviction": "k8s.io.api.policy.v1.Eviction",
   // policy/v1beta1's Eviction has the same fields and numbers as policy/v1's.
   "policy/v1beta1/Eviction": "k8s.io.api.policy.v1.Eviction",
