@@ -39,7 +39,7 @@ export class Compactor {
   #samples: { at: number; revision: number }[] = [];
   #timer: number | undefined;
   #running = false;
-  #busy = false;
+  #inflight: Promise<void> | undefined;
   #lastSeen = -1;
   #checkpointed = -1;
   #reclaiming = false;
@@ -65,6 +65,11 @@ export class Compactor {
     this.#running = true;
     this.#checkpointed = this.#store.currentRevision();
     this.#schedule();
+  }
+
+  /** The periodic check under way (compaction and checkpoint), if any; it never rejects. */
+  get inflight(): Promise<void> | undefined {
+    return this.#inflight;
   }
 
   /** Stops the periodic checks. */
@@ -115,13 +120,12 @@ export class Compactor {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.#schedule();
-      if (this.#busy) return;
-      this.#busy = true;
-      this.tick().catch((err) => {
+      if (this.#inflight) return;
+      this.#inflight = this.tick().catch((err) => {
         console.error(
           `Store compaction failed: ${err instanceof Error ? err.message : err}; it is retried at the next interval`,
         );
-      }).finally(() => this.#busy = false);
+      }).finally(() => this.#inflight = undefined);
     }, this.#options.intervalMs);
   }
 }

@@ -418,7 +418,11 @@ export class SqliteStore implements Store {
     await this.#compacting;
   }
 
-  /** Resolves once queued writes are committed and any running compaction has finished. */
+  /**
+   * Resolves once queued writes are committed and any running compaction,
+   * and the periodic check (compaction and checkpoint) under way, have
+   * finished.
+   */
   async settled(): Promise<void> {
     while (this.#pending.length > 0 || this.#flushScheduled || this.#committing) {
       await (this.#committing ?? new Promise<void>((resolve) => setImmediate(resolve)));
@@ -427,6 +431,11 @@ export class SqliteStore implements Store {
     while (compacting !== this.#compacting) {
       compacting = this.#compacting;
       await compacting;
+    }
+    const check = this.#compactor?.inflight;
+    if (check) {
+      await check;
+      await this.settled();
     }
   }
 
