@@ -180,3 +180,57 @@ export function isCommandNotFound(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound ||
     (error instanceof Error && error.cause instanceof Deno.errors.NotFound);
 }
+
+/** Options of {@linkcode withParentDeathSignal}. */
+export interface ParentDeathOptions {
+  /** Directories searched for `setpriv`, colon-separated (default: `PATH`). */
+  searchPath?: string;
+}
+
+const setprivPaths = new Map<string, string | undefined>();
+
+/**
+ * The command line that runs `cmd` so that the kernel kills it (SIGKILL)
+ * when the process that spawned it dies, even by SIGKILL: `setpriv
+ * --pdeathsig KILL -- …` (util-linux), which sets the signal and execs
+ * `cmd` in place, so the spawned pid is `cmd`'s own. Use it for children
+ * that would otherwise outlive the agent (`ctr events`, `ctr images
+ * pull`); never for containerd, which outlives the agent on purpose.
+ * Without `setpriv` on the search path, `cmd` as is (the child may then
+ * outlive a killed agent).
+ *
+ * The signal follows the thread that spawned the child: spawn from the
+ * main thread (as `Deno.Command` does), not from a Worker that may end first.
+ */
+export function withParentDeathSignal(cmd: readonly string[], options: ParentDeathOptions = {}): string[] {
+  const setpriv = findSetpriv(options.searchPath);
+  return setpriv === undefined ? [...cmd] : [setpriv, "--pdeathsig", "KILL", "--", ...cmd];
+}
+
+function findSetpriv(searchPath: string | undefined): string | undefined {
+  let dirs = searchPath;
+  if (dirs === undefined) {
+    try {
+      dirs = Deno.env.get("PATH") ?? "";
+    } catch {
+      // No permission to read PATH: run the command as is.
+      return undefined;
+    }
+  }
+  if (setprivPaths.has(dirs)) return setprivPaths.get(dirs);
+  let found: string | undefined;
+  for (const dir of dirs.split(":")) {
+    if (dir === "") continue;
+    try {
+      const info = Deno.statSync(`${dir}/setpriv`);
+      if (info.isFile && ((info.mode ?? 0) & 0o111) !== 0) {
+        found = `${dir}/setpriv`;
+        break;
+      }
+    } catch {
+      // Not there (or not readable): look further.
+    }
+  }
+  setprivPaths.set(dirs, found);
+  return found;
+}

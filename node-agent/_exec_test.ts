@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { CommandError, commandLine, isCommandNotFound, run } from "./_exec.ts";
-import { requireTools } from "../test/support/mod.ts";
+import { CommandError, commandLine, isCommandNotFound, run, withParentDeathSignal } from "./_exec.ts";
+import { createTempDir, eventually, requireTools } from "../test/support/mod.ts";
 
 Deno.test("run() returns the exit code and output of a command", async () => {
   const result = await run(["sh", "-c", "echo out; echo err >&2"]);
@@ -91,3 +91,69 @@ Deno.test("isCommandNotFound() recognises a missing program by the error's cause
   assert.ok(isCommandNotFound(error));
   assert.ok(!isCommandNotFound(new Error("other")));
 });
+
+Deno.test("withParentDeathSignal() runs the command under setpriv --pdeathsig KILL when setpriv is on the path", async () => {
+  await using tmp = await createTempDir({ prefix: "skiff-pdeath-" });
+  await Deno.writeTextFile(tmp.join("setpriv"), "#!/bin/sh\n", { mode: 0o755 });
+  assert.deepEqual(withParentDeathSignal(["ctr", "events"], { searchPath: `/nonexistent:${tmp.path}` }), [
+    tmp.join("setpriv"),
+    "--pdeathsig",
+    "KILL",
+    "--",
+    "ctr",
+    "events",
+  ]);
+});
+
+Deno.test("withParentDeathSignal() without setpriv on the path leaves the command as it is", async () => {
+  await using tmp = await createTempDir({ prefix: "skiff-pdeath-" });
+  assert.deepEqual(withParentDeathSignal(["ctr", "events"], { searchPath: tmp.path }), ["ctr", "events"]);
+});
+
+Deno.test({
+  name: "withParentDeathSignal() makes the command die when its parent is killed with SIGKILL",
+  ...requireTools(["setpriv", "sleep"]),
+  fn: async () => {
+    // A shell starts the command in the background and prints its pid; the shell is the parent that dies.
+    const script = `${withParentDeathSignal(["sleep", "300"]).join(" ")} & echo $!; wait`;
+    const parent = new Deno.Command("sh", { args: ["-c", script], stdout: "piped", stderr: "null" }).spawn();
+    const reader = parent.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const pid = Number(text.trim());
+    assert.ok(pid > 0, `the shell printed no pid: ${JSON.stringify(text)}`);
+    try {
+      // Until setpriv has set the signal and become sleep, a dead parent would go unnoticed.
+      await eventually("setpriv to exec sleep", () => commandOf(pid) === "sleep", { timeoutMs: 5_000 });
+      parent.kill("SIGKILL");
+      await parent.status;
+      await eventually(`sleep (pid ${pid}) to die with its parent`, () => !processAlive(pid), { timeoutMs: 5_000 });
+    } finally {
+      reader.releaseLock();
+      await parent.stdout.cancel().catch(() => {});
+      if (processAlive(pid)) Deno.kill(pid, "SIGKILL");
+    }
+  },
+});
+
+/** Whether `pid` runs (a zombie waiting to be reaped does not). */
+function processAlive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(Deno.readTextFileSync(`/proc/${pid}/stat`));
+  } catch {
+    return false;
+  }
+}
+
+/** The program name of `pid` (empty once it is gone). */
+function commandOf(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/comm`).trim();
+  } catch {
+    return "";
+  }
+}

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { CommandError, type Exec, type ExecResult, run } from "../_exec.ts";
+import { CommandError, type Exec, type ExecResult, run, withParentDeathSignal } from "../_exec.ts";
 import { type Spawn, spawn as defaultSpawn, type SpawnedProcess } from "./_spawn.ts";
 
 /** The default containerd socket. */
@@ -175,9 +175,12 @@ export class Ctr {
     return (await this.run(["content", "get", digest])).stdout;
   }
 
-  /** Starts `ctr images pull ref`; its output is the progress table. */
+  /**
+   * Starts `ctr images pull ref`; its output is the progress table. It dies
+   * with the agent (see {@linkcode withParentDeathSignal}).
+   */
   pull(ref: string): SpawnedProcess {
-    return this.#spawn(this.command(["images", "pull", ref]));
+    return this.#spawn(withParentDeathSignal(this.command(["images", "pull", ref])));
   }
 
   /** Removes an image; an absent one is fine. */
@@ -301,9 +304,12 @@ export class Ctr {
     return JSON.parse((await this.run(["tasks", "metrics", "--format", "json", id], { timeoutMs: 10_000 })).stdout);
   }
 
-  /** Starts `ctr events` for this namespace. */
+  /**
+   * Starts `ctr events` for this namespace. It dies with the agent, even
+   * when the agent is killed with SIGKILL (see {@linkcode withParentDeathSignal}).
+   */
   events(): SpawnedProcess {
-    return this.#spawn(this.command(["events", `namespace==${this.namespace}`]));
+    return this.#spawn(withParentDeathSignal(this.command(["events", `namespace==${this.namespace}`])));
   }
 }
 

@@ -7,9 +7,11 @@
  * Only then does it call `onReady`, so a caller that lists state in
  * `onReady` misses no event between the list and the stream.
  *
- * An agent killed with SIGKILL leaves its `ctr events` behind, but not for
- * long: ctr dies of SIGPIPE at the next event of the namespace, and the
- * restarted agent's handshake publishes one at once (checked here).
+ * `ctr events` dies with the agent, even when the agent is killed with
+ * SIGKILL: it runs under `setpriv --pdeathsig KILL` (see `Ctr.events`).
+ * Where setpriv is missing, an orphaned ctr lives on only until the next
+ * event of the namespace (it dies of SIGPIPE), and the restarted agent's
+ * handshake publishes one at once.
  *
  * @module
  */

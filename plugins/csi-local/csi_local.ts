@@ -24,6 +24,7 @@ import type {
   ProbeResponse,
   ValidateVolumeCapabilitiesRequest,
 } from "./csi_types.ts";
+import { closeListenerOnExec } from "./_close_on_exec.ts";
 import { CommandError } from "./_exec.ts";
 import { LocalVolumes } from "./_local_volumes.ts";
 import { RpcError } from "./_rpc_error.ts";
@@ -122,6 +123,29 @@ async function claimSocket(socketPath: string): Promise<void> {
   throw new Error(
     `Cannot listen on "unix://${socketPath}": another process is serving it; stop it first`,
   );
+}
+
+/**
+ * Sets close-on-exec on the listening socket, which Deno's `node:net` leaves
+ * inheritable: otherwise every process spawned later (by the node agent in
+ * the same process, or by csi-local itself) holds it, and keeps it after
+ * this process dies.
+ */
+function keepListenerFromChildren(socketPath: string, log: (line: string) => void): void {
+  let problem: string | undefined;
+  try {
+    if (closeListenerOnExec(socketPath).length === 0) {
+      problem = `Cannot keep the socket "${socketPath}" out of child processes: no descriptor of this process holds it`;
+    }
+  } catch (error) {
+    problem = (error as Error).message;
+  }
+  if (problem !== undefined) {
+    log(
+      `csi-local: ${problem}; processes started from here may hold the socket after this process exits: ` +
+        "stop them before starting csi-local again",
+    );
+  }
 }
 
 /**
@@ -277,7 +301,15 @@ export async function runCsiLocal(
     server.bindAsync(
       `unix://${socketPath}`,
       grpc.ServerCredentials.createInsecure(),
-      (error) => error ? rejectBind(error) : resolveBind(),
+      (error) => {
+        if (error) {
+          rejectBind(error);
+          return;
+        }
+        // At once, before anything else spawns a process that would inherit it.
+        keepListenerFromChildren(socketPath, log);
+        resolveBind();
+      },
     );
   });
   await Deno.chmod(socketPath, 0o600);
