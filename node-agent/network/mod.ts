@@ -58,6 +58,7 @@ export {
   DEFAULT_BRIDGE_NAME,
   DEFAULT_CNI_BIN_DIR,
   type GcReport,
+  netnsId,
   podGateway,
   type PodNetwork,
   type PodNetworkStatus,

@@ -116,6 +116,12 @@ export interface GcReport {
   addresses: string[];
   /** nat chains of the bridge plugin's masquerading removed that no sandbox claimed. */
   chains: string[];
+  /**
+   * Network namespaces left alone, though no live pod claims them, because
+   * processes still run in them: a sandbox's containers keep their
+   * namespace, their address and their record until they have stopped.
+   */
+  inUse: string[];
   /** What could not be removed; the rest was still collected. */
   failures: { subject: string; error: Error }[];
 }
@@ -142,7 +148,8 @@ export interface PodNetwork {
   /**
    * Tears down every remembered sandbox whose pod uid is not in
    * `liveSandboxes`, and removes this node's network namespaces and
-   * addresses that no sandbox claims (left by a crash or lost state).
+   * addresses that no sandbox claims (left by a crash or lost state);
+   * never a namespace that processes still run in.
    */
   gc(liveSandboxes: Iterable<string>): Promise<GcReport>;
 }
@@ -453,7 +460,7 @@ export class CniPodNetwork implements PodNetwork {
   async gc(liveSandboxes: Iterable<string>): Promise<GcReport> {
     const live = new Set(liveSandboxes);
     return await this.#locked(" gc", async () => {
-      const report: GcReport = { sandboxes: [], namespaces: [], addresses: [], chains: [], failures: [] };
+      const report: GcReport = { sandboxes: [], namespaces: [], addresses: [], chains: [], inUse: [], failures: [] };
       const attempt = async (subject: string, fn: () => Promise<void>) => {
         try {
           await fn();
@@ -467,6 +474,14 @@ export class CniPodNetwork implements PodNetwork {
       const allocations = await this.#allocations();
       const busy = new Set(this.#locks.keys());
       const entries = await this.#records.list();
+      // Namespaces that processes (a sandbox's containers) run in are never
+      // collected, whatever the records and the caller say: deleting one
+      // would leave its containers cut off in a namespace nobody can name.
+      const occupied = await namespacesInUse();
+      const inUse = async (name: string) => {
+        const id = await netnsId(join(NETNS_DIR, name));
+        return id !== undefined && occupied.has(id);
+      };
 
       const keep = new Set<string>([...live, ...busy]);
       const claimedNetns = new Set<string>();
@@ -474,6 +489,10 @@ export class CniPodNetwork implements PodNetwork {
         if (UID.test(uid)) { for (const name of this.#netnsNames(uid)) claimedNetns.add(name); }
       }
       for (const { key, value } of entries) {
+        if (!keep.has(key) && value && await inUse(value.netnsName)) {
+          keep.add(key);
+          report.inUse.push(value.netnsName);
+        }
         if (keep.has(key)) {
           if (value) claimedNetns.add(value.netnsName);
           continue;
@@ -485,6 +504,10 @@ export class CniPodNetwork implements PodNetwork {
       }
       for (const name of namespaces) {
         if (claimedNetns.has(name) || !await netnsExists(name)) continue;
+        if (await inUse(name)) {
+          report.inUse.push(name);
+          continue;
+        }
         await attempt(`network namespace "${name}"`, async () => {
           await this.#deleteNetns(name);
           report.namespaces.push(name);
@@ -857,4 +880,38 @@ async function exists(path: string): Promise<boolean> {
 
 function netnsExists(name: string): Promise<boolean> {
   return exists(join(NETNS_DIR, name));
+}
+
+/**
+ * Identifies a network namespace file (`/run/netns/…` or `/proc/<pid>/ns/net`)
+ * by device and inode, as the kernel does; `undefined` when the path is
+ * missing or is not a namespace (a file no namespace is mounted on).
+ */
+export async function netnsId(path: string): Promise<string | undefined> {
+  let info: Deno.FileInfo;
+  let own: Deno.FileInfo;
+  try {
+    [info, own] = await Promise.all([Deno.stat(path), Deno.stat("/proc/self/ns/net")]);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.PermissionDenied) return undefined;
+    throw error;
+  }
+  // Every namespace file lives on the one nsfs device; anything else is a plain file.
+  if (info.dev !== own.dev) return undefined;
+  return `${info.dev}:${info.ino}`;
+}
+
+/** The network namespaces ({@linkcode netnsId}) that at least one process of the machine runs in. */
+async function namespacesInUse(): Promise<Set<string>> {
+  const found = new Set<string>();
+  const pids: string[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (/^[0-9]+$/.test(entry.name)) pids.push(entry.name);
+  }
+  for (const pid of pids) {
+    // A process that exits meanwhile is not in any namespace.
+    const id = await netnsId(`/proc/${pid}/ns/net`).catch(() => undefined);
+    if (id !== undefined) found.add(id);
+  }
+  return found;
 }

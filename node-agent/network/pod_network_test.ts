@@ -371,6 +371,56 @@ Deno.test({
         await network.teardown(live);
       });
 
+      await t.step(
+        "gc() keeps a sandbox and a namespace that processes still run in, whatever it is told",
+        async () => {
+          const busy = pod("busy");
+          const stray = `${prefix}0ddba11`;
+          const status = await network.setup(busy);
+          await run(["ip", "netns", "add", stray]);
+          const inodes = async () => [
+            (await Deno.stat(status.netnsPath)).ino,
+            (await Deno.stat(`/run/netns/${stray}`)).ino,
+          ];
+          const before = await inodes();
+          const sleepers = [status.netnsName, stray].map((netns) =>
+            new Deno.Command("ip", { args: ["netns", "exec", netns, "sleep", "600"], stdout: "null", stderr: "null" })
+              .spawn()
+          );
+          children.push(...sleepers);
+          // `ip netns exec` enters the namespace before running sleep: wait until both are in.
+          for (let attempt = 0; attempt < 50; attempt++) {
+            const pids = (await run(["ip", "netns", "pids", stray], { check: false })).stdout.trim();
+            const pods = (await run(["ip", "netns", "pids", status.netnsName], { check: false })).stdout.trim();
+            if (pids !== "" && pods !== "") break;
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }
+
+          const report = await network.gc([]);
+
+          assert.deepEqual(report.failures, []);
+          assert.deepEqual(report.sandboxes, []);
+          assert.deepEqual(report.namespaces, []);
+          assert.deepEqual(report.addresses, []);
+          assert.deepEqual(report.inUse.sort(), [status.netnsName, stray].sort());
+          assert.deepEqual(await inodes(), before, "the very same namespaces");
+          assert.deepEqual((await network.list()).map((s) => s.ip), [status.ip]);
+          assert.deepEqual(await allocations(), [status.ip]);
+          assert.equal(await pings(node.netns, status.ip), true);
+          assert.equal((await network.setup(busy)).ip, status.ip, "the sandbox is still set up");
+
+          for (const child of sleepers) {
+            child.kill("SIGKILL");
+            await child.status;
+          }
+          const after = await network.gc([]);
+          assert.deepEqual(after.sandboxes, [busy.podUid]);
+          assert.deepEqual(after.namespaces, [stray]);
+          assert.deepEqual(after.inUse, []);
+          assert.deepEqual(await allocations(), []);
+        },
+      );
+
       await t.step("portmap makes a hostPort reach the pod from another node", async () => {
         const server = pod("server");
         const status = await network.setup({

@@ -79,7 +79,12 @@ export class FakePodNetwork implements PodNetwork {
   teardown(sandbox: SandboxRef): Promise<void> {
     this.calls.push(`teardown ${sandbox.podUid}`);
     const s = this.sandboxes.get(sandbox.podUid);
-    if (s) Deno.removeSync(s.netnsPath);
+    // Idempotent like the real one: a namespace that vanished is already gone.
+    try {
+      if (s) Deno.removeSync(s.netnsPath);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
     this.sandboxes.delete(sandbox.podUid);
     return Promise.resolve();
   }
@@ -106,7 +111,7 @@ export class FakePodNetwork implements PodNetwork {
       removed.push(uid);
     }
     this.calls.push(`gc ${removed.join(",")}`);
-    return Promise.resolve({ sandboxes: removed, namespaces: [], addresses: [], chains: [], failures: [] });
+    return Promise.resolve({ sandboxes: removed, namespaces: [], addresses: [], chains: [], inUse: [], failures: [] });
   }
 }
 

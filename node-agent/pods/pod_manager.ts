@@ -48,7 +48,7 @@ import {
 } from "@skiff/api";
 import { type ApiClient, type EventRecorder, Informer } from "@skiff/client";
 import { containerIdentity, type ContainerInfo, type Runtime } from "../runtime/mod.ts";
-import type { PodNetwork } from "../network/mod.ts";
+import { netnsId, type PodNetwork } from "../network/mod.ts";
 import { Backoff, CRASH_LOOP_BACKOFF } from "./backoff.ts";
 import { containerConfig } from "./container_config.ts";
 import { DeviceAllocator, LABEL_DEVICES } from "./devices.ts";
@@ -520,10 +520,21 @@ export class PodManager {
     }
     record.mountFailures = 0;
 
-    const netnsPath = record.sandboxReady ? record.sandbox?.netnsPath : undefined;
-    if (netnsPath && !(await exists(netnsPath))) {
+    const problem = await this.#sandboxProblem(record);
+    if (problem !== undefined) {
+      this.#log(
+        `Pod ${
+          podRef(pod)
+        }: ${problem}; killing its containers to re-create them in a new sandbox (network namespace and address)`,
+      );
       this.#recorder.event(pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
       await this.#killAll(record, spec.terminationGracePeriodSeconds ?? 30, false);
+      if (this.#pleg.podContainers(record.uid).some((c) => c.state === "running")) {
+        throw new Error(
+          `Containers of pod ${podRef(pod)} are still running after stop: its sandbox is kept until they stop`,
+        );
+      }
+      await this.#sandbox.tearDown(pod);
       record.sandboxReady = false;
     }
     if (!record.sandboxReady) {
@@ -577,6 +588,48 @@ export class PodManager {
     const status = this.#setStatus(record);
     if (status.phase === "Succeeded" || status.phase === "Failed") requeue = 0;
     return { requeueAfterMs: requeue };
+  }
+
+  /**
+   * Why the pod's running containers cannot stay in their sandbox, or
+   * `undefined` when they can (or none runs). Running containers found
+   * after an agent restart keep the sandbox they run in when it passes its
+   * check; they are never given a new namespace or address underneath them.
+   * A sandbox whose namespace is gone, or that a container does not run in,
+   * is a problem too.
+   */
+  async #sandboxProblem(record: PodRecord): Promise<string | undefined> {
+    const pod = record.pod;
+    if (!SandboxHook.ownNetwork(pod)) return undefined;
+    const running = this.#pleg.podContainers(record.uid).filter((c) => c.state === "running");
+    if (!record.sandboxReady) {
+      if (running.length === 0) return undefined;
+      const adopted = await this.#sandbox.adopt(pod);
+      if ("problem" in adopted) return adopted.problem;
+      record.sandbox = adopted.state;
+      record.sandboxReady = true;
+      record.sandboxFailures = 0;
+      this.#log(
+        `Pod ${
+          podRef(pod)
+        }: kept the sandbox its running containers were started in (network namespace ${adopted.state.netnsPath}, IP ${
+          adopted.state.podIPs.join(", ")
+        })`,
+      );
+    }
+    const netnsPath = record.sandbox?.netnsPath;
+    if (!netnsPath || running.length === 0) return undefined;
+    const sandbox = await netnsId(netnsPath);
+    if (sandbox === undefined && !(await exists(netnsPath))) return `its network namespace ${netnsPath} is gone`;
+    for (const info of running) {
+      if (info.pid === undefined || sandbox === undefined) continue;
+      const theirs = await netnsId(`/proc/${info.pid}/ns/net`);
+      if (theirs !== undefined && theirs !== sandbox) {
+        const name = containerIdentity(info.labels)?.containerName ?? info.id;
+        return `container ${name} runs in another network namespace than the pod's sandbox ${netnsPath}`;
+      }
+    }
+    return undefined;
   }
 
   /** Runs the init containers in order; true once all are done (or the regular containers have run). */
@@ -1103,6 +1156,7 @@ export class PodManager {
       return identity !== undefined && !this.#records.has(identity.podUid);
     });
     const silent: EventSink = { event: () => {} };
+    const removed = new Set<string>();
     await Promise.all(orphans.map(async (info) => {
       const identity = containerIdentity(info.labels)!;
       try {
@@ -1118,16 +1172,37 @@ export class PodManager {
           });
         }
         await this.#o.runtime.removeContainer(info.id);
+        removed.add(info.id);
         this.#devices.releasePod(identity.podUid);
         this.#log(`Removed container ${info.id} of pod ${identity.podNamespace}/${identity.podName}, which is gone`);
       } catch (error) {
         this.#log(`Cannot remove orphaned container ${info.id}: ${message(error)}; retrying at the next collection`);
       }
     }));
-    const live = [...this.#records.keys()];
+    // Pods whose containers still run (an orphan that could not be stopped) keep their sandboxes.
+    const live = new Set(this.#records.keys());
+    for (const info of this.#pleg.containers) {
+      const identity = containerIdentity(info.labels);
+      if (identity && info.state === "running" && !removed.has(info.id)) live.add(identity.podUid);
+    }
     const report = await this.#o.network.gc(live);
     for (const failure of report.failures) {
       this.#log(`Cannot collect network leftovers of ${failure.subject}: ${failure.error.message}`);
+    }
+    for (const uid of report.sandboxes) this.#log(`Removed the network sandbox of pod ${uid}, which is gone`);
+    if (report.namespaces.length > 0 || report.addresses.length > 0) {
+      this.#log(
+        `Removed network leftovers no pod claims: namespaces [${report.namespaces.join(", ")}], addresses [${
+          report.addresses.join(", ")
+        }]`,
+      );
+    }
+    if (report.inUse.length > 0) {
+      this.#log(
+        `Kept network namespaces no pod claims because processes still run in them: ${
+          report.inUse.join(", ")
+        }; they are collected once those processes stop`,
+      );
     }
     for (const uid of await this.#volumes.podDirs()) {
       if (this.#records.has(uid)) continue;

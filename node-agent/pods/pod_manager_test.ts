@@ -575,7 +575,11 @@ Deno.test("PodManager adopts running containers after a restart: same ids, same 
   assert.equal(after?.status?.containerStatuses?.[0]?.restartCount, 0);
   assert.equal(after?.status?.containerStatuses?.[0]?.containerID, before.status?.containerStatuses?.[0]?.containerID);
   assert.equal(condition(after, "Ready")?.lastTransitionTime, readySince);
-  assert.deepEqual(h.network.calls.filter((c) => c.startsWith("setup")), ["setup keep", "setup keep"]);
+  assert.deepEqual(
+    h.network.calls.filter((c) => c.startsWith("setup")),
+    ["setup keep"],
+    "the running containers keep their sandbox: it is checked, not set up again",
+  );
 });
 
 Deno.test("PodManager cleans up after pods deleted while it was down, and leaves the others running", async () => {

@@ -341,6 +341,49 @@ Deno.test({
       });
 
       await t.step(
+        "the agent restarted after a pod's network namespace was lost re-creates its containers in a new one",
+        async () => {
+          const before = (await get("web"))!;
+          const netns = new CniPodNetwork({
+            nodeName: NODE,
+            podCidr,
+            stateDir: join(dataDir, "network"),
+            hostNetns: node.netns,
+          }).netnsNameFor(before.metadata.uid!);
+          await agent.stop("SIGKILL");
+          // What an agent that replaced the namespace under running containers left behind: they still run
+          // in the old namespace, which no longer has a name.
+          await run(["ip", "netns", "del", netns]);
+          await agent.start();
+          const pod = await eventually("web re-created in a new sandbox and Ready", async () => {
+            const p = await get("web");
+            return p?.status?.containerStatuses?.[0]?.restartCount === 1 && ready(p) && p;
+          });
+          webIp = pod.status!.podIP!;
+          assert.equal(
+            await fetchText(`http://${webIp}:8080/index.html`),
+            "hello-from-pod\n",
+            "answers on its address",
+          );
+          const id = pod.status!.containerStatuses![0]!.containerID!.replace("containerd://", "");
+          const pid = (await runningTasks()).get(id);
+          assert.ok(pid, "the new container runs");
+          assert.equal(
+            (await Deno.stat(`/proc/${pid}/ns/net`)).ino,
+            (await Deno.stat(`/run/netns/${netns}`)).ino,
+            "the container runs in the pod's named network namespace",
+          );
+          const events = (await admin.kind("v1", "Event").list({ namespace: "default" })).items
+            .filter((e) => (e.involvedObject as { name?: string }).name === "web")
+            .map((e) => `${e.reason} ${e.message}`);
+          assert.ok(
+            events.includes("SandboxChanged Pod sandbox changed, it will be killed and re-created."),
+            events.join("\n"),
+          );
+        },
+      );
+
+      await t.step(
         "a deleted pod's container, network namespace and address are gone within its grace period",
         async () => {
           const pod = (await get("web"))!;

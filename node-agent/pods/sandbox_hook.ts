@@ -107,10 +107,24 @@ export class SandboxHook {
     return { podIPs: [status.ip], netnsPath: status.netnsPath };
   }
 
-  /** The sandbox the network remembers for a pod (after an agent restart), if it is ready. */
-  async existing(podUid: string): Promise<PodSandboxState | undefined> {
-    const found = (await this.#options.network.list()).find((s) => s.podUid === podUid && s.ready && s.ip);
-    return found ? { podIPs: [found.ip!], netnsPath: found.netnsPath } : undefined;
+  /**
+   * The sandbox a pod's running containers were started in by an earlier
+   * agent, when it can be kept as it is: set up to the end and passing CNI
+   * CHECK. It is never re-wired here, since that would change the address
+   * under running containers; otherwise `problem` says what is wrong, and
+   * the caller re-creates the containers in a new sandbox.
+   */
+  async adopt(pod: Pod): Promise<{ state: PodSandboxState } | { problem: string }> {
+    if (!SandboxHook.ownNetwork(pod)) return { state: { podIPs: [...this.#options.hostIPs] } };
+    const uid = pod.metadata.uid ?? "";
+    const found = (await this.#options.network.list()).find((s) => s.podUid === uid);
+    if (!found?.ready || !found.ip) return { problem: "its network sandbox was not finished or is gone" };
+    try {
+      await this.#options.network.check({ podUid: uid });
+    } catch (error) {
+      return { problem: `its network sandbox failed its check: ${error instanceof Error ? error.message : error}` };
+    }
+    return { state: { podIPs: [found.ip], netnsPath: found.netnsPath } };
   }
 
   /** Tears the pod's sandbox down (idempotent). */
