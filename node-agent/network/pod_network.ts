@@ -14,6 +14,7 @@
  * @module
  */
 
+import { pathExists } from "../_fs.ts";
 import { createHash } from "node:crypto";
 import { isIPv4 as isIpv4 } from "node:net";
 import { join } from "node:path";
@@ -515,7 +516,7 @@ export class CniPodNetwork implements PodNetwork {
       }
       for (const allocation of allocations) {
         if (keep.has(allocation.containerId)) continue;
-        if (!await exists(allocation.path)) continue;
+        if (!await pathExists(allocation.path)) continue;
         await attempt(`address ${allocation.ip}`, async () => {
           await this.#releaseAddress(allocation.containerId, allocation.ifName);
           report.addresses.push(allocation.ip);
@@ -868,18 +869,8 @@ function samePortMappings(a: PortMapping[], b: PortMapping[]): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 function netnsExists(name: string): Promise<boolean> {
-  return exists(join(NETNS_DIR, name));
+  return pathExists(join(NETNS_DIR, name));
 }
 
 /**

@@ -34,6 +34,7 @@
  * @module
  */
 
+import { pathExists } from "../_fs.ts";
 import { basename, dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import {
@@ -206,16 +207,6 @@ function imageChanged(info: ContainerInfo, container: Container): boolean {
 function shouldRestart(pod: Pod, info: ContainerInfo): boolean {
   const policy = pod.spec?.restartPolicy ?? "Always";
   return policy === "Always" || (policy === "OnFailure" && info.exitCode !== 0);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 function message(error: unknown): string {
@@ -620,7 +611,7 @@ export class PodManager {
     const netnsPath = record.sandbox?.netnsPath;
     if (!netnsPath || running.length === 0) return undefined;
     const sandbox = await netnsId(netnsPath);
-    if (sandbox === undefined && !(await exists(netnsPath))) return `its network namespace ${netnsPath} is gone`;
+    if (sandbox === undefined && !(await pathExists(netnsPath))) return `its network namespace ${netnsPath} is gone`;
     for (const info of running) {
       if (info.pid === undefined || sandbox === undefined) continue;
       const theirs = await netnsId(`/proc/${info.pid}/ns/net`);

@@ -65,6 +65,7 @@
  * @module
  */
 
+import { pathExists } from "../_fs.ts";
 import { join } from "node:path";
 import { normalizeImageReference } from "@skiff/api";
 import { CommandError, type Exec, run } from "../_exec.ts";
@@ -565,7 +566,7 @@ export class ContainerdRuntime implements Runtime, AsyncDisposable {
     this.#view.tasks.delete(id);
     this.#touched.set(id, ++this.#seq);
     this.#pumps.finish(id);
-    if (inContainerd || await this.#records.get(id) || await exists(this.#layout.rootfs(id))) {
+    if (inContainerd || await this.#records.get(id) || await pathExists(this.#layout.rootfs(id))) {
       await this.#removeRootfs(id);
     }
     for (const path of [this.#layout.spec(id), this.#layout.fifo(id), this.#layout.pidFile(id)]) {
@@ -1277,16 +1278,6 @@ async function processStartTime(pid: number): Promise<number | undefined> {
     return Number.isFinite(ticks) ? Math.round(bootTimeMs + ticks * 10) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 
