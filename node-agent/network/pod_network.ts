@@ -229,6 +229,7 @@ export class CniPodNetwork implements PodNetwork {
   readonly #binDir: string;
   readonly #ipMasq: boolean;
   readonly #exec: Exec;
+  #bridgeReady: Promise<void> | undefined;
   readonly #records: JsonRecords<SandboxRecord>;
   readonly #ipamDir: string;
   readonly #locks = new Map<string, Promise<void>>();
@@ -293,11 +294,23 @@ export class CniPodNetwork implements PodNetwork {
    * Creates the bridge with its gateway address and brings it up, as the
    * bridge plugin does on the first pod's ADD, so that what listens on the
    * gateway (the cluster DNS) can start before any pod; a bridge already
-   * there is kept, and gets the address if it lacks it.
+   * there is kept, and gets the address if it lacks it. The bridge's MAC
+   * address is pinned to what it is now: a Linux bridge whose address was
+   * never set takes the lowest MAC of its ports, so it would change as
+   * pods come and go, and the bridge plugin's CHECK (which compares it
+   * with the one in each pod's stored result) would fail for healthy pods.
    *
    * @throws {CommandError} when `ip` fails.
    */
-  async ensureBridge(): Promise<void> {
+  ensureBridge(): Promise<void> {
+    this.#bridgeReady ??= this.#ensureBridge().catch((error) => {
+      this.#bridgeReady = undefined;
+      throw error;
+    });
+    return this.#bridgeReady;
+  }
+
+  async #ensureBridge(): Promise<void> {
     const options = this.#hostNetns === undefined ? {} : { netns: this.#hostNetns };
     const bridge = this.#bridgeName;
     const shown = await this.#exec(["ip", "link", "show", "dev", bridge], { ...options, check: false });
@@ -310,6 +323,9 @@ export class CniPodNetwork implements PodNetwork {
       if (added.code !== 0) await this.#exec(["ip", "link", "show", "dev", bridge], options);
     }
     await this.#exec(["ip", "addr", "replace", `${this.gateway}/${this.#podCidr.bits}`, "dev", bridge], options);
+    const link = await this.#exec(["ip", "-j", "link", "show", "dev", bridge], options);
+    const address = (JSON.parse(link.stdout) as { address?: string }[])[0]?.address;
+    if (address) await this.#exec(["ip", "link", "set", "dev", bridge, "address", address], options);
     await this.#exec(["ip", "link", "set", "dev", bridge, "up"], options);
   }
 
@@ -335,6 +351,7 @@ export class CniPodNetwork implements PodNetwork {
    */
   async setup(sandbox: PodSandbox): Promise<PodNetworkStatus> {
     const request = checkSandbox(sandbox);
+    await this.ensureBridge();
     return await this.#locked(request.podUid, async () => {
       const old = await this.#records.get(request.podUid);
       if (old && request.netnsName !== undefined && old.netnsName !== request.netnsName) {

@@ -37,6 +37,7 @@ function fakePlugins(fail?: { plugin: string; command: string; stdout: string })
   return recordingExec((cmd, options) => {
     const plugin = basename(cmd[0] ?? "");
     const command = options.env?.CNI_COMMAND;
+    if (cmd.join(" ") === "ip -j link show dev skiff0") return { stdout: '[{"address":"f2:00:00:00:00:01"}]' };
     if (fail && plugin === fail.plugin && command === fail.command) return { code: 1, stdout: fail.stdout };
     if (command !== "ADD") return {};
     if (plugin === "loopback") {
@@ -128,8 +129,17 @@ Deno.test("CniPodNetwork.setup() creates the namespace, then runs loopback, brid
     netnsName: "skiff-pi-3-0c5d8e5f",
     netnsPath: "/run/netns/skiff-pi-3-0c5d8e5f",
   });
-  assert.deepEqual(commands[0], { cmd: ["ip", "netns", "add", "skiff-pi-3-0c5d8e5f"], options: {} });
-  const plugins = commands.slice(1);
+  // First the bridge, its gateway address and its MAC pinned (once per instance), then the sandbox.
+  const netnsAdd = commands.findIndex((c) => c.cmd[1] === "netns");
+  assert.deepEqual(commands.slice(0, netnsAdd).map((c) => c.cmd.join(" ")), [
+    "ip link show dev skiff0",
+    "ip addr replace 10.42.3.1/24 dev skiff0",
+    "ip -j link show dev skiff0",
+    "ip link set dev skiff0 address f2:00:00:00:00:01",
+    "ip link set dev skiff0 up",
+  ]);
+  assert.deepEqual(commands[netnsAdd], { cmd: ["ip", "netns", "add", "skiff-pi-3-0c5d8e5f"], options: {} });
+  const plugins = commands.slice(netnsAdd + 1);
   assert.deepEqual(plugins.map((c) => [basename(c.cmd[0]!), c.options.env?.CNI_IFNAME]), [
     ["loopback", "lo"],
     ["bridge", "eth0"],
@@ -216,7 +226,7 @@ Deno.test("CniPodNetwork.setup() with a failing plugin throws CniError with its 
     );
     return true;
   });
-  const after = commands.slice(3).map((c) =>
+  const after = commands.slice(commands.findIndex((c) => c.cmd[1] === "netns") + 3).map((c) =>
     c.options.env ? `${basename(c.cmd[0]!)} ${c.options.env.CNI_COMMAND}` : c.cmd.join(" ")
   );
   assert.deepEqual(after, ["bridge DEL", "iptables -w -t nat -S", "ip netns del skiff-pi-3-0c5d8e5f"]);
@@ -310,6 +320,23 @@ Deno.test({
         assert.equal(await pings(node.netns, repaired.ip), true);
         await network.check(web);
         assert.equal((await allocations()).length, 2);
+      });
+
+      await t.step("the bridge keeps its MAC address as pods come and go (CHECK compares it)", async () => {
+        const mac = async () =>
+          ((JSON.parse((await lab.exec(node, ["ip", "-j", "link", "show", "dev", "skiff0"])).stdout) as {
+            address: string;
+          }[])[0]!).address;
+        // 3 is NET_ADDR_SET: the kernel no longer derives the bridge's address from its ports.
+        const assignType = await lab.exec(node, ["cat", "/sys/class/net/skiff0/addr_assign_type"]);
+        assert.equal(assignType.stdout.trim(), "3");
+        const before = await mac();
+        const extra = pod("extra");
+        await network.setup(extra);
+        await network.teardown(extra);
+        assert.equal(await mac(), before);
+        await network.check(web);
+        await network.check(db);
       });
 
       await t.step("teardown() removes the namespace, the address and the veth, and is idempotent", async () => {
