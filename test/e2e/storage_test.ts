@@ -230,17 +230,21 @@ async function statefulSetVolumes(c: Cluster): Promise<void> {
 /** A full volume gives ENOSPC inside the container; its image outside does not grow. */
 async function fullVolume(c: Cluster): Promise<void> {
   await claims(c).create(claimObject("small", { storage: "16Mi" }));
+  // The file's size inside is reported in the termination message: once the pod ends, the volume is unpublished.
   const script = "dd if=/dev/zero of=/data/fill bs=1M count=64 2>/tmp/err; " +
-    'grep -q "No space left on device" /tmp/err || { echo "dd did not hit ENOSPC:"; cat /tmp/err; exit 1; }';
+    'grep -q "No space left on device" /tmp/err || { echo "dd did not hit ENOSPC:"; cat /tmp/err; exit 1; }; ' +
+    "stat -c %s /data/fill > /dev/termination-log";
   await pods(c).create(podObject("filler", script, { data: "small" }));
-  await succeeded(c, "filler");
+  const done = await succeeded(c, "filler");
   const volume = await boundVolume(c, "small");
   const id = volume.spec!.csi!.volumeHandle;
   const image = await Deno.stat(join(c.csiDir, "volumes", `${id}.img`));
   assert.equal(image.size, 16 * MIB, "the image keeps its requested size");
   assert.ok((image.blocks ?? 0) * 512 <= 16 * MIB, `the image allocates at most 16 MiB, got ${image.blocks} blocks`);
-  const fill = await Deno.stat(join(c.csiDir, "mounts", id, "fill"));
-  assert.ok(fill.size < 16 * MIB, `the file inside stopped below the volume's size, at ${fill.size} bytes`);
+  const message = done.status?.containerStatuses?.[0]?.state?.terminated?.message ?? "";
+  const fill = Number(message.trim());
+  assert.ok(message.trim() !== "" && fill > 0, `the pod reported the file's size: "${message}"`);
+  assert.ok(fill < 16 * MIB, `the file inside stopped below the volume's size, at ${fill} bytes`);
   await deletePod(c, "filler");
   assert.equal((await Deno.stat(join(c.csiDir, "volumes", `${id}.img`))).size, 16 * MIB);
 }
