@@ -275,6 +275,12 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     const q = url.searchParams;
     const watching = isTrue(q.get("watch"));
     const verb = verbOf(req.method, route, watching);
+    // As Kubernetes serves it: a namespaced type's collection is deleted one namespace at a time, never across all.
+    if (type.namespaced && route.namespace === undefined && verb === "deletecollection") {
+      throw new MethodNotAllowedError(
+        `${req.method} is not supported on ${type.plural} across all namespaces: use /namespaces/<namespace>/${type.plural}`,
+      );
+    }
     options.authorize(user, {
       verb,
       group: type.group,

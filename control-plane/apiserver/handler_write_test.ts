@@ -504,7 +504,7 @@ Deno.test("a forced delete (grace 0) of a bound pod removes it at once", async (
   assert.equal((await h.call("GET", `${PODS}/bound`)).status, 404);
 });
 
-Deno.test("deletecollection deletes what the selectors match, in one namespace or all", async () => {
+Deno.test("deletecollection deletes what the selectors match in one namespace, and is refused across all", async () => {
   await using h = await startHarness();
   await h.call("POST", "/api/v1/namespaces", {
     body: { apiVersion: "v1", kind: "Namespace", metadata: { name: "ns2" } },
@@ -520,10 +520,19 @@ Deno.test("deletecollection deletes what the selectors match, in one namespace o
   assert.deepEqual(res.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ["a"]);
   const left = await h.call("GET", "/api/v1/configmaps");
   assert.deepEqual(left.body.items.map((i: { metadata: { name: string } }) => i.metadata.name), ["b", "c"]);
-  const dry = await h.call("DELETE", "/api/v1/configmaps?dryRun=All");
+  const dry = await h.call("DELETE", `${CM}?dryRun=All`);
   assert.equal(dry.status, 200);
   assert.equal((await h.call("GET", "/api/v1/configmaps")).body.items.length, 2);
-  await h.call("DELETE", "/api/v1/configmaps");
+  // Across namespaces it would also take kube-system's Secrets, the tokens among them: Kubernetes refuses it too.
+  for (const path of ["/api/v1/configmaps", "/api/v1/secrets", "/api/v1/namespaces/../secrets"]) {
+    const across = await h.call("DELETE", path);
+    assert.equal(across.status, 405, `${path}: ${JSON.stringify(across.body)}`);
+    assert.match(across.body.message, /across all namespaces/);
+  }
+  assert.equal((await h.call("GET", "/api/v1/configmaps")).body.items.length, 2);
+  assert.ok((await h.call("GET", "/api/v1/namespaces/kube-system/secrets")).body.items.length > 0);
+  await h.call("DELETE", CM);
+  await h.call("DELETE", "/api/v1/namespaces/ns2/configmaps");
   assert.equal((await h.call("GET", "/api/v1/configmaps")).body.items.length, 0);
 });
 
