@@ -189,6 +189,7 @@ export function cpuFingerprinter(options: CpuFingerprinterOptions = {}): Fingerp
   const arch = kubernetesArch(options.arch ?? Deno.build.arch);
   let identity: CpuIdentity | undefined;
   let previous: { times: CpuTimes; at: number } | undefined;
+  let lastUsage: CpuReading["usage"] = null;
   return {
     area: "cpu",
     periodMs: options.periodMs ?? CPU_PERIOD_MS,
@@ -200,8 +201,12 @@ export function cpuFingerprinter(options: CpuFingerprinterOptions = {}): Fingerp
       const text = await readRequired(statPath, "CPU time counters");
       const at = clock.now();
       const times = parseProcStat(text);
-      const usage = previous ? cpuUsage(previous.times, times, at - previous.at) : null;
-      previous = { times, at };
+      const measured = previous ? cpuUsage(previous.times, times, at - previous.at) : null;
+      // Counters that did not move (read twice within one tick) say nothing new: the last usage stands, and the
+      // next reading measures from the last sample that moved. A counter reset starts over.
+      if (measured || !previous || times.total < previous.times.total) previous = { times, at };
+      if (measured) lastUsage = measured;
+      const usage = measured ?? lastUsage;
       return { vendor: identity.vendor, model: identity.model, cores: times.cores, arch, usage, sampledAt: at };
     },
   };

@@ -76,3 +76,28 @@ Deno.test("kubernetesArch() maps machine names to Kubernetes architectures", () 
   assert.equal(kubernetesArch("i686"), "386");
   assert.equal(kubernetesArch("riscv64"), "riscv64");
 });
+
+Deno.test("cpuFingerprinter() keeps the last usage while the counters do not move, and measures from the last move", async () => {
+  await using fixture = copyFixture("pi4");
+  const clock = new ManualClock();
+  const cpu = cpuFingerprinter({ roots: fixture.roots, clock });
+  await cpu.read();
+  await Deno.writeTextFile(
+    join(fixture.roots.proc, "stat"),
+    "cpu  412645 1204 98865 8125006 5482 0 2345 0 0 0\ncpu0 0\ncpu1 0\ncpu2 0\ncpu3 0\n",
+  );
+  await clock.advance(5_000);
+  const moved = await cpu.read();
+  await clock.advance(5_000);
+  const still = await cpu.read();
+  assert.deepEqual(still.usage, moved.usage, "no tick elapsed: the last usage stands");
+  // 400 more ticks, all busy, read 5 s after the last sample that moved... plus the 5 s that said nothing.
+  await Deno.writeTextFile(
+    join(fixture.roots.proc, "stat"),
+    "cpu  413045 1204 98865 8125006 5482 0 2345 0 0 0\ncpu0 0\ncpu1 0\ncpu2 0\ncpu3 0\n",
+  );
+  await clock.advance(5_000);
+  const next = await cpu.read();
+  assert.equal(next.usage?.percent, 100);
+  assert.equal(next.usage?.windowMs, 10_000, "the window starts at the last sample that moved");
+});
