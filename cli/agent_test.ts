@@ -5,7 +5,14 @@ import type { KubeObject, Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
 import { newToken, startControlPlane, SYSTEM_USER } from "@skiff/control-plane";
 import { credentialsPath, loadCredentials } from "@skiff/node-agent";
-import { createLab, createTempDir, type LabNode, requireTools, uniqueName } from "../test/support/mod.ts";
+import {
+  createLab,
+  createTempDir,
+  type LabNode,
+  processesMentioning,
+  requireTools,
+  uniqueName,
+} from "../test/support/mod.ts";
 import { captureIo } from "./_test_harness.ts";
 import { runCli } from "./main.ts";
 import { createJoinToken } from "./token_run.ts";
@@ -106,20 +113,6 @@ function spawnAgent(host: LabNode, args: string[]) {
       return code;
     },
   };
-}
-
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || entry.name === String(Deno.pid)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-      if (cmdline.includes(text)) found.push(`${entry.name}: ${cmdline.trim()}`);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return found;
 }
 
 Deno.test({

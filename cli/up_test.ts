@@ -3,7 +3,15 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Node } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
-import { createLab, createTempDir, findProgram, type LabNode, requireTools, uniqueName } from "../test/support/mod.ts";
+import {
+  createLab,
+  createTempDir,
+  findProgram,
+  type LabNode,
+  processesMentioning,
+  requireTools,
+  uniqueName,
+} from "../test/support/mod.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -13,21 +21,6 @@ function freePort(): number {
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-/** Pids of processes whose command line mentions `text`. */
-function processesMentioning(text: string): string[] {
-  const found: string[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name) || entry.name === String(Deno.pid)) continue;
-    try {
-      const cmdline = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).replaceAll("\0", " ");
-      if (cmdline.includes(text)) found.push(`${entry.name}: ${cmdline.trim()}`);
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return found;
 }
 
 Deno.test({

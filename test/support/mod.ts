@@ -13,5 +13,6 @@ export * from "./containerd.ts";
 export * from "./eventually.ts";
 export * from "./kubectl.ts";
 export * from "./netns_lab.ts";
+export * from "./processes.ts";
 export * from "./requirements.ts";
 export * from "./tmp.ts";
