@@ -13,6 +13,7 @@
  */
 
 import { join } from "node:path";
+import { containerdConfig } from "../../node-agent/runtime/containerd_daemon.ts";
 import { run, type RunOptions, type RunResult, sleep } from "./_run.ts";
 import { removeTree, uniqueName } from "./tmp.ts";
 
@@ -89,7 +90,7 @@ export async function startContainerd(
   const address = join(dir, "containerd.sock");
   const configFile = join(dir, "config.toml");
   const logFile = join(dir, "containerd.log");
-  await Deno.writeTextFile(configFile, configToml(dir));
+  await Deno.writeTextFile(configFile, containerdConfig(dir));
 
   const log = await Deno.open(logFile, {
     write: true,
@@ -185,27 +186,6 @@ function signal(child: Deno.ChildProcess, name: Deno.Signal): void {
       throw error;
     }
   }
-}
-
-function configToml(dir: string): string {
-  const q = (path: string) => JSON.stringify(join(dir, path));
-  return `version = 2
-root = ${q("root")}
-state = ${q("state")}
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-
-[grpc]
-  address = ${q("containerd.sock")}
-
-[ttrpc]
-  address = ${q("containerd.sock.ttrpc")}
-
-[debug]
-  address = ${q("debug.sock")}
-
-[plugins."io.containerd.internal.v1.opt"]
-  path = ${q("opt")}
-`;
 }
 
 /** Deletes everything in every namespace of the containerd at `address`. */
