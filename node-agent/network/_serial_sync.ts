@@ -90,18 +90,15 @@ export class SerialSync {
 
   #drain(): Promise<void> {
     if (this.#running) return this.#running.then(() => this.#dirty ? this.#drain() : undefined);
-    const running = (async () => {
-      try {
-        if (this.#dirty && !this.#stopped) {
-          this.#dirty = false;
-          await this.#sync();
-        }
-      } finally {
-        this.#running = undefined;
-        this.#lastEndAt = this.#clock.now();
-        if (this.#dirty) this.request();
-      }
-    })();
+    // Nothing to do: no sync starts, so nothing is left marked as running.
+    if (!this.#dirty || this.#stopped) return Promise.resolve();
+    this.#dirty = false;
+    // The sync starts on a later tick, after #running is set, so its end always clears it.
+    const running = Promise.resolve().then(() => this.#sync()).finally(() => {
+      this.#running = undefined;
+      this.#lastEndAt = this.#clock.now();
+      if (this.#dirty) this.request();
+    });
     this.#running = running;
     return running;
   }

@@ -57,3 +57,35 @@ Deno.test("SerialSync.now() syncs at once and rejects with the sync's error; ret
   assert.equal(runs, 2, "the retry ran");
   await syncs.stop();
 });
+
+Deno.test("SerialSync keeps syncing after a timer finds nothing left to do (a now() took its change)", async () => {
+  const clock = new ManualClock();
+  let runs = 0;
+  let release = Promise.withResolvers<void>();
+  const syncs = new SerialSync(async () => {
+    runs++;
+    await release.promise;
+  }, { clock, debounceMs: 50 });
+  syncs.activate();
+  // A change schedules a sync for now; it starts and is still running when now() asks for another.
+  syncs.request();
+  await clock.advance(0);
+  assert.equal(runs, 1);
+  const asked = syncs.now();
+  release.resolve();
+  release = Promise.withResolvers<void>();
+  release.resolve();
+  await asked;
+  assert.equal(runs, 2, "now() ran once more after the running sync");
+  // The debounce timer the first sync's end scheduled finds the change already synced.
+  await clock.advance(50);
+  assert.equal(runs, 2);
+  // A later change must still lead to a sync.
+  syncs.request();
+  await clock.advance(50);
+  assert.equal(runs, 3, "a change after an empty timer run syncs");
+  syncs.request();
+  await clock.advance(50);
+  assert.equal(runs, 4);
+  await syncs.stop();
+});
