@@ -321,9 +321,12 @@ export class ServiceProxy {
    */
   async start(): Promise<void> {
     if (this.#syncs.stopped) throw new Error("Cannot start a ServiceProxy that was stopped");
+    // Changes sync only once every cache is filled: Services listed before their
+    // EndpointSlices would render as having no endpoints and reject connections.
+    await this.#informers.start();
+    if (this.#syncs.stopped) return;
     this.#syncs.activate();
     this.#scheduleFullSync();
-    await this.#informers.start();
     await this.sync();
   }
 

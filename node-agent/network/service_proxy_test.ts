@@ -160,6 +160,50 @@ async function waitFor<T>(
   }
 }
 
+Deno.test("ServiceProxy applies nothing until Services and EndpointSlices are both listed (an agent restarting)", async () => {
+  await using cp = await controlPlane();
+  await cp.client.kind<Service>("v1", "Service").create(
+    service("web", { clusterIP: "10.43.1.1", ports: [{ port: 80 }] }),
+  );
+  await cp.client.kind<EndpointSlice>("discovery.k8s.io/v1", "EndpointSlice").create(
+    slice("web", [{ ip: "10.42.1.5" }], [{ port: 8080 }]),
+  );
+  // The EndpointSlice list answers only when the test lets it: the Services are cached first.
+  const slicesListed = Promise.withResolvers<void>();
+  const inner = cp.plane.handler.as(SYSTEM_USER);
+  const client = new ApiClient({
+    server: "https://in-process",
+    transport: async (req) => {
+      const url = new URL(req.url);
+      if (url.pathname.endsWith("/endpointslices") && !url.searchParams.has("watch")) await slicesListed.promise;
+      return await inner(req);
+    },
+  });
+  const clock = new ManualClock();
+  const { exec } = recordingExec((cmd) => ({ stdout: cmd.includes("list") ? '{"nftables": []}' : "" }));
+  const applies: ServiceProxyApplyReport[] = [];
+  const proxy = new ServiceProxy({
+    source: { client },
+    podCidr: "10.42.1.0/24",
+    exec,
+    clock,
+    log: () => {},
+    onApply: (report) => applies.push(report),
+  });
+  try {
+    const started = proxy.start();
+    await waitFor("the Service in the proxy's cache", () => proxy.state().services.length === 1);
+    await clock.advance(1_000);
+    assert.equal(applies.length, 0, "a Service without its slices would have been rendered as having no endpoints");
+    slicesListed.resolve();
+    await started;
+    assert.deepEqual(applies.map((a) => [a.servicePorts, a.endpoints]), [[1, 1]]);
+  } finally {
+    slicesListed.resolve();
+    await proxy.stop();
+  }
+});
+
 Deno.test("ServiceProxy applies a change at once after a quiet spell, a burst together, and stop() deletes the table", async () => {
   await using cp = await controlPlane();
   const clock = new ManualClock();
