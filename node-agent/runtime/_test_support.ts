@@ -43,20 +43,35 @@ export async function dispose(runtime: ContainerdRuntime, stateDir: string): Pro
   }
 }
 
+/**
+ * Polls `probe` until it gives a value; a probe that throws counts as not
+ * yet, and the timeout's error names the last error or value seen.
+ */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  let last = "it never answered";
   for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+      last = "it last answered undefined";
+    } catch (error) {
+      last = `it last failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; ${last}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
-export function exited(runtime: ContainerdRuntime, id: string): Promise<ContainerInfo> {
+/** Waits for a container to have exited (default: up to 15 s). */
+export function exited(runtime: ContainerdRuntime, id: string, timeoutMs?: number): Promise<ContainerInfo> {
+  let state = "";
   return eventually(`container "${id}" to exit`, async () => {
     const info = await runtime.inspectContainer(id);
+    state = info.state;
     return info.state === "exited" ? info : undefined;
+  }, timeoutMs).catch((error) => {
+    throw new Error(`${error.message} (its state: ${state || "never read"})`);
   });
 }
 

@@ -47,7 +47,7 @@ Deno.test({
       await scenarios(t, cluster);
     } catch (error) {
       for (const node of cluster.nodes) {
-        console.error(`--- agent of ${node.name} (last lines) ---\n${node.output().split("\n").slice(-25).join("\n")}`);
+        console.error(`--- agent of ${node.name} (last lines) ---\n${node.output().split("\n").slice(-60).join("\n")}`);
       }
       throw error;
     }
@@ -60,6 +60,10 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
   const deployments = cluster.client.kind<Deployment>("apps/v1", "Deployment");
   const services = cluster.client.kind<Service>("v1", "Service");
   const slices = cluster.client.kind<EndpointSlice>("discovery.k8s.io/v1", "EndpointSlice");
+  // Each step needs the ones before it: stop at the first that fails, with the agents' logs.
+  const step = async (name: string, fn: () => Promise<void>) => {
+    if (!await t.step(name, fn)) throw new Error(`The step "${name}" failed; later steps were not run`);
+  };
 
   // Two web pods, one on B and one on C (never on A, never two on one node); a client on A.
   await deployments.create(webDeployment({ name: "web", replicas: 2, avoidNode: a!.name }));
@@ -105,7 +109,7 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     }, { timeoutMs: 30_000 });
   }
 
-  await t.step("a pod on node A reaches pods on B and C by their pod IPs", async () => {
+  await step("a pod on node A reaches pods on B and C by their pod IPs", async () => {
     for (const pod of web) {
       const got = await podGet(cluster, "client", `http://${pod.status!.podIP}:8080/`);
       assert.equal(got.code, 0, `wget from A to ${pod.metadata.name} failed: ${got.stderr}`);
@@ -113,7 +117,7 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     }
   });
 
-  await t.step("a Service's ClusterIP from node A reaches the endpoints on B and C, both", async () => {
+  await step("a Service's ClusterIP from node A reaches the endpoints on B and C, both", async () => {
     // One exec, 30 requests: each lands on either pod at random (numgen), so both answer (p(miss) = 2^-29).
     const loop = await cluster.podExec("client", [
       "sh",
@@ -125,7 +129,7 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     assert.deepEqual([...new Set(answers)].sort(), web.map((p) => p.metadata.name!).sort());
   });
 
-  await t.step("a Service name resolves from a pod, short and fully qualified", async () => {
+  await step("a Service name resolves from a pod, short and fully qualified", async () => {
     const lookup = await cluster.podExec("client", ["nslookup", "web.default.svc.cluster.local"], { check: false });
     assert.match(lookup.stdout, new RegExp(`Address:\\s+${clusterIp.replaceAll(".", "\\.")}\\b`), lookup.stdout);
     const short = await podGet(cluster, "client", "http://web/");
@@ -133,7 +137,7 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     assert.ok(web.some((p) => p.metadata.name === short.stdout.trim()), short.stdout);
   });
 
-  await t.step("the NodePort answers on every node address, including a node without a web pod", async () => {
+  await step("the NodePort answers on every node address, including a node without a web pod", async () => {
     for (const node of cluster.nodes) {
       const response = await fetch(`http://${node.address}:${nodePort}/`, { signal: AbortSignal.timeout(5_000) });
       const body = (await response.text()).trim();
@@ -142,7 +146,7 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     }
   });
 
-  await t.step("restarting node A's agent keeps an open connection, its routes and its rules", async () => {
+  await step("restarting node A's agent keeps an open connection, its routes and its rules", async () => {
     // A connection through the ClusterIP from A to an echo server, fed a line every 200 ms.
     await cluster.podExec("client", [
       "sh",
@@ -178,17 +182,27 @@ async function scenarios(t: Deno.TestContext, cluster: MultiNodeCluster): Promis
     assert.equal(client.status?.phase, "Running");
   });
 
-  await t.step("scaling the endpoints to 0 makes connections to the ClusterIP fail at once", async () => {
+  await step("scaling the endpoints to 0 makes connections to the ClusterIP fail at once", async () => {
     await deployments.patch("web", { spec: { replicas: 0 } }, { namespace: "default" });
     await eventually("no web endpoints", async () => {
       const list = await slices.list({ namespace: "default", labelSelector: "kubernetes.io/service-name=web" });
       return list.items.every((slice) => (slice.endpoints ?? []).length === 0);
     }, { timeoutMs: 60_000 });
     // Once node A's proxy has the change, a connection is refused instead of hanging.
+    let last: Awaited<ReturnType<typeof podGet>> | undefined;
     const refused = await eventually("a refused connection to the ClusterIP", async () => {
-      const got = await podGet(cluster, "client", `http://${clusterIp}/`);
+      const got = last = await podGet(cluster, "client", `http://${clusterIp}/`);
       return got.code !== 0 && /refused/i.test(got.stderr) ? got : undefined;
-    }, { timeoutMs: 30_000 });
+    }, { timeoutMs: 30_000 }).catch(async (error) => {
+      const table = await cluster.nftTable(a!.index).catch((e) => String(e));
+      throw new Error(
+        `${error.message}\nwget: code ${last?.code}, ${Math.round(last?.ms ?? 0)} ms, stdout ${
+          JSON.stringify(last?.stdout)
+        }, stderr ${JSON.stringify(last?.stderr)}\nnode A's table:\n${table}\nnode A's agent (last lines):\n${
+          a!.output().split("\n").slice(-60).join("\n")
+        }`,
+      );
+    });
     assert.ok(refused.ms < 4_000, `refusing took ${Math.round(refused.ms)} ms`);
     assert.deepEqual(serviceEndpointIps(await cluster.nftTable(a!.index)), []);
   });
