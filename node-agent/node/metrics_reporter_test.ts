@@ -59,6 +59,8 @@ Deno.test("MetricsReporter puts NodeMetrics and the PodMetrics of pods on the no
   let cpu = "1m";
   await s.fixture.busyCpu(200);
   await s.t.clock.advance(5_000);
+  // The CPU reading the advance started reads /proc: on a loaded machine it may end after advance() returns.
+  await eventually("a CPU usage reading", () => s.monitor.readings.cpu.usage !== null);
   const sampled = s.monitor.readings;
   const reporter = new MetricsReporter({
     client: s.client,
@@ -110,6 +112,7 @@ Deno.test({
     });
     await s.fixture.busyCpu(200);
     await s.t.clock.advance(5_000);
+    await eventually("a CPU usage reading", () => s.monitor.readings.cpu.usage !== null);
     await reporter.report();
     const kubectl = await findKubectl();
     const output = await new Deno.Command(kubectl, {
