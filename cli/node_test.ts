@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type KubeObject, type Node, NotFoundError, type Pod } from "@skiff/api";
 import { ApiClient, createTlsFetch } from "@skiff/client";
 import { joinCluster, type NodeCredentials, parseJoinToken } from "@skiff/node-agent";
-import { createTempDir } from "../test/support/mod.ts";
+import { createTempDir, eventually } from "../test/support/mod.ts";
 import type { TestCluster } from "./_test_harness.ts";
 import { captureIo, withCluster } from "./_test_harness.ts";
 import { runCli } from "./main.ts";
@@ -85,14 +85,6 @@ async function credentialWorks(credentials: NodeCredentials): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!await probe()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -3,7 +3,7 @@ import { ApiClient, createTlsFetch } from "@skiff/client";
 import { startControlPlane, SYSTEM_USER } from "@skiff/control-plane";
 import { caHashOfPem, joinCluster, loadCredentials, type NodeCredentials, parseJoinToken } from "@skiff/node-agent";
 import { type ApiError, NotFoundError, UnauthorizedError } from "@skiff/api";
-import { createTempDir } from "../test/support/mod.ts";
+import { createTempDir, eventually } from "../test/support/mod.ts";
 import { HOUR, SetClock, type TestCluster, withCluster } from "./_test_harness.ts";
 import { advertisedServer, ensureJoinToken, primaryAddress } from "./token_run.ts";
 
@@ -26,15 +26,6 @@ async function accepted(credentials: NodeCredentials): Promise<boolean> {
     if (error instanceof NotFoundError) return true;
     if (error instanceof UnauthorizedError) return false;
     throw error;
-  }
-}
-
-/** Waits (up to 2 s) until `probe` holds: the API server learns of deleted tokens through a watch. */
-async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!await probe()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 

@@ -56,7 +56,7 @@ Deno.test("run() kills a command that runs past timeoutMs, even with check: fals
     assert.equal(error.message, 'Command "sleep 5" timed out after 100 ms');
     return true;
   });
-  assert.ok(Date.now() - started < 2_000);
+  assert.ok(Date.now() - started < 4_000, "the 5 s sleep was not waited for");
 });
 
 Deno.test("run() refuses an empty command and invalid options with TypeError", async () => {

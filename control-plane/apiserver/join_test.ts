@@ -5,18 +5,10 @@ import { createApi } from "../control_plane.ts";
 import { createCertificateAuthority } from "../pki/mod.ts";
 import { openStore } from "../store/mod.ts";
 import { newToken, TOKEN_NAMESPACE, type TokenRole } from "./auth.ts";
+import { eventually } from "../../test/support/mod.ts";
 import { ANNOTATION_JOIN_LAST_NODE, ANNOTATION_JOIN_USAGES, CA_CERTS_PATH, JOIN_PATH } from "./join.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
-
-/** Waits (up to 2 s) until `probe` holds: the authenticator learns of deleted tokens through its watch. */
-async function eventually(what: string, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 2000;
-  while (!await probe()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** The API as the control plane assembles it, with a CA, a clock the test sets, and a way to make tokens. */
 async function setUp() {

@@ -122,9 +122,12 @@ Deno.test("Scheduler keeps a pod whose volume is pinned to a cordoned node Pendi
   const message = "0/3 nodes are available: 1 node(s) were unschedulable, 2 node(s) had volume node affinity conflict.";
   const event = await failedScheduling(c.client, "db", /volume node affinity conflict/);
   assert.equal(event.message, message);
-  const pending = await pods(c.client).get("db", { namespace: "default" });
+  // The Event and the status patch are written concurrently: wait for the condition too.
+  const pending = await waitFor("the PodScheduled condition", async () => {
+    const pod = await pods(c.client).get("db", { namespace: "default" });
+    return pod.status?.conditions?.find((x) => x.type === "PodScheduled")?.message === message && pod;
+  });
   assert.equal(pending.spec?.nodeName, undefined);
-  assert.equal(pending.status?.conditions?.find((x) => x.type === "PodScheduled")?.message, message);
   await c.client.kind<Node>("v1", "Node").patch("sim-node-1", { spec: { unschedulable: null } });
   await waitFor(
     "the scheduler to see the uncordon",

@@ -117,9 +117,11 @@ Deno.test("Forwarder shares one upstream exchange between identical queries in f
 
 Deno.test("Forwarder refuses queries beyond its bound on exchanges in flight", async () => {
   await using upstream = await startUpstream();
-  await withForwarder(upstream, { maxConcurrent: 1 }, async (forwarder, _, logs) => {
+  // The dead name's exchange must still be waiting when the second query comes: a long upstream timeout.
+  await withForwarder(upstream, { maxConcurrent: 1, timeoutMs: 3_000 }, async (forwarder, _, logs) => {
     const slow = ask(forwarder, "dead.example.test");
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const deadline = Date.now() + 10_000;
+    while (forwarder.inFlight < 1 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(forwarder.inFlight, 1);
     assert.equal((await ask(forwarder, "www.example.test")).rcode, "REFUSED");
     assert.equal((await slow).rcode, "SERVFAIL");

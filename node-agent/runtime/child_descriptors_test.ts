@@ -66,7 +66,7 @@ Deno.test({
         try {
           await eventually(`"${cmd.join(" ")}" to exec sleep`, () => {
             return Deno.readTextFileSync(`/proc/${child.pid}/comm`).trim() === "sleep";
-          }, { timeoutMs: 5_000 });
+          }, { timeoutMs: 30_000 });
           const held = descriptorsOf(child.pid);
           const unexpected = [...held].filter(([fd]) => fd > 2 && !inherited.has(fd));
           assert.deepEqual(unexpected, [], `"${cmd.join(" ")}" inherited descriptors of the agent`);

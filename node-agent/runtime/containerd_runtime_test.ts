@@ -62,9 +62,13 @@ Deno.test({
 
       await t.step("a container that handles SIGTERM exits with its own code within the grace period", async () => {
         await runtime.createContainer(
-          spec("polite", ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 0.1; done"]),
+          spec("polite", ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/trapped; while true; do sleep 0.1; done"]),
         );
         await runtime.startContainer("polite");
+        // A SIGTERM before the trap is set would be ignored (PID 1): stop only once the shell has set it.
+        await eventually("the trap to be set", async () => {
+          return (await runtime.exec("polite", ["test", "-e", "/tmp/trapped"])).exitCode === 0 || undefined;
+        });
         const started = Date.now();
         await runtime.stopContainer("polite", { gracePeriodSeconds: 10 });
         const info = await runtime.inspectContainer("polite");
@@ -312,7 +316,11 @@ Deno.test({
       const before = await first.inspectContainer("keeps-running");
       await first.close();
 
-      await new Promise((resolve) => setTimeout(resolve, 1800));
+      // While no runtime runs, "exits-later" exits: wait for containerd to say so (not for a fixed time).
+      await eventually("containerd to see exits-later stopped", async () => {
+        const tasks = await run(["ctr", "-a", containerd.address, "-n", namespace, "tasks", "ls"]);
+        return /^exits-later\s+\d+\s+STOPPED/m.test(tasks.stdout) || undefined;
+      }, 30_000);
       const restartedAt = Date.now();
       second = new ContainerdRuntime({ address: containerd.address, namespace, stateDir });
       const all = await second.listContainers();

@@ -58,7 +58,7 @@ Deno.test({
       child.kill("SIGKILL");
       await child.status;
       const pid = ctrPid;
-      await eventually(`ctr events (pid ${pid}) to die with the agent`, () => !alive(pid), { timeoutMs: 5_000 });
+      await eventually(`ctr events (pid ${pid}) to die with the agent`, () => !alive(pid), { timeoutMs: 30_000 });
     } finally {
       reader.releaseLock();
       await child.stdout.cancel().catch(() => {});

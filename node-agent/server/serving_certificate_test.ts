@@ -129,7 +129,7 @@ Deno.test("ServingCertificateKeeper keeps trying every minute until the API serv
     await assert.rejects(keeper.start(), /register the node before asking for its certificate/);
     await p.register(ADDRESSES);
     await clock.advance(SERVING_RETRY_MS);
-    for (let i = 0; i < 100 && used.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (let i = 0; i < 1_000 && used.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     keeper.stop();
     assert.equal(used.length, 1, lines.join("\n"));
     assert.equal(keeper.current, used[0]);
