@@ -416,10 +416,11 @@ Deno.test({
           );
           children.push(...sleepers);
           // `ip netns exec` enters the namespace before running sleep: wait until both are in.
-          for (let attempt = 0; attempt < 50; attempt++) {
+          for (let attempt = 0;; attempt++) {
             const pids = (await run(["ip", "netns", "pids", stray], { check: false })).stdout.trim();
             const pods = (await run(["ip", "netns", "pids", status.netnsName], { check: false })).stdout.trim();
             if (pids !== "" && pods !== "") break;
+            if (attempt >= 600) throw new Error("The sleepers did not enter their network namespaces within 30 s");
             await new Promise((resolve) => setTimeout(resolve, 50));
           }
 

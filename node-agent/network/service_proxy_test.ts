@@ -613,6 +613,10 @@ async function exercise(t: Deno.TestContext, c: Cluster): Promise<void> {
 
   await t.step("an established connection survives rule updates, a full rewrite and a restarted proxy", async () => {
     c.spawn(pods.b1.netnsName, ["busybox", "nc", "-l", "-p", "7000", "-e", "/bin/cat"]);
+    await waitFor("the echo server to listen", async () => {
+      const listening = await run(["ss", "-Hltn", "sport = :7000"], { netns: pods.b1.netnsName, check: false });
+      return listening.stdout.trim() !== "";
+    });
     await publish(
       service("echo", { clusterIP: "10.43.0.17", ports: [{ port: 7000 }] }),
       slice("echo", [{ ip: pods.b1.ip }], http(7000)),
