@@ -133,6 +133,148 @@ export interface TestCluster {
   dir: string;
   /** Runs `skiff <args>` with KUBECONFIG pointing at the cluster (plus `env`). */
   run(args: readonly string[], options?: CaptureOptions): Promise<RunResult>;
+  /**
+   * Starts `skiff <args>` as {@linkcode TestCluster.run} does, and returns
+   * at once: the test waits for what it prints before it changes the
+   * cluster or interrupts the command, instead of sleeping.
+   *
+   * @example
+   * ```ts
+   * const watching = cluster.start(["get", "pods", "-w"]);
+   * await watching.waitFor(/^web-2 /m); // listed: now watching
+   * watching.abort();
+   * const { stdout } = await watching.result;
+   * ```
+   */
+  start(args: readonly string[], options?: CaptureOptions): CliRun;
+}
+
+/** How long {@linkcode CliRun.waitFor} and {@linkcode RequestLog.waitFor} wait unless told: generous, for loaded CI machines. */
+export const WAIT_TIMEOUT_MS = 30_000;
+
+/** A CLI run in progress, from {@linkcode TestCluster.start}. */
+export interface CliRun {
+  /** What it has printed to standard output so far. */
+  stdout(): string;
+  /** What it has printed to standard error so far. */
+  stderr(): string;
+  /**
+   * Resolves once standard output contains `expected` (a string), or
+   * matches it (a pattern). Rejects with an error naming what was awaited
+   * and what was printed so far if the run ends first or `timeoutMs`
+   * (default {@linkcode WAIT_TIMEOUT_MS}) passes, and then interrupts the
+   * run, so a failing test does not hang.
+   */
+  waitFor(expected: string | RegExp, timeoutMs?: number): Promise<void>;
+  /** Interrupts the command: aborts the signal long-running commands stop on (Ctrl-C in a terminal). */
+  abort(): void;
+  /** How the run ended. */
+  result: Promise<RunResult>;
+}
+
+/**
+ * Waiters for a condition on state that changes in steps (output written,
+ * a request received): each waiter checks again at every change.
+ */
+class Changes {
+  #waiters = new Set<() => void>();
+
+  /** Something changed: every waiter checks again. */
+  notify(): void {
+    for (const check of [...this.#waiters]) check();
+  }
+
+  /**
+   * Resolves once `ready()` returns true, checked now and at every
+   * {@linkcode Changes.notify}; rejects with what `ready()` throws, or with
+   * `timedOut()` after `timeoutMs`.
+   */
+  until(ready: () => boolean, options: { timeoutMs: number; timedOut: () => Error }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+      };
+      const check = () => {
+        let done: boolean;
+        try {
+          done = ready();
+        } catch (err) {
+          finish();
+          return reject(err);
+        }
+        if (done) {
+          finish();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(options.timedOut());
+      }, options.timeoutMs);
+      this.#waiters.add(check);
+      check();
+    });
+  }
+}
+
+/** Runs the CLI on `captured`, whose signal `stop` aborts, and tells waiters each time it writes or ends. */
+function startRun(
+  args: readonly string[],
+  options: { captured: ReturnType<typeof captureIo>; stop: AbortController },
+): CliRun {
+  const { captured, stop } = options;
+  const changes = new Changes();
+  const notifying = (output: Io["stdout"]): Io["stdout"] => ({
+    isTerminal: output.isTerminal,
+    write(data) {
+      output.write(data);
+      changes.notify();
+    },
+  });
+  const io: Io = { ...captured.io, stdout: notifying(captured.io.stdout), stderr: notifying(captured.io.stderr) };
+  let ended: number | string | undefined;
+  const result = runCli(args, io).then(
+    (code) => ({ code, stdout: captured.stdout(), stderr: captured.stderr() }),
+    (err) => {
+      ended = `by throwing ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
+      changes.notify();
+      throw err;
+    },
+  );
+  result.then((r) => {
+    ended = r.code;
+    changes.notify();
+  }, () => {});
+  const command = `skiff ${args.join(" ")}`;
+  const printed = () => `stdout so far:\n${captured.stdout()}\nstderr so far:\n${captured.stderr()}`;
+  return {
+    stdout: captured.stdout,
+    stderr: captured.stderr,
+    async waitFor(expected, timeoutMs = WAIT_TIMEOUT_MS) {
+      const what = typeof expected === "string" ? JSON.stringify(expected) : String(expected);
+      const ready = () => {
+        const out = captured.stdout();
+        if (typeof expected === "string" ? out.includes(expected) : out.search(expected) >= 0) return true;
+        if (ended !== undefined) {
+          const how = typeof ended === "number" ? `with exit code ${ended}` : ended;
+          throw new Error(`${command} ended ${how} before printing ${what}; ${printed()}`);
+        }
+        return false;
+      };
+      try {
+        await changes.until(ready, {
+          timeoutMs,
+          timedOut: () => new Error(`${command} did not print ${what} within ${timeoutMs} ms; ${printed()}`),
+        });
+      } catch (err) {
+        stop.abort();
+        throw err;
+      }
+    },
+    abort: () => stop.abort(),
+    result,
+  };
 }
 
 /** Options of {@linkcode withCluster}. */
@@ -205,6 +347,15 @@ export async function withCluster(fn: (cluster: TestCluster) => Promise<void>, o
       });
       const code = await runCli(args, captured.io);
       return { code, stdout: captured.stdout(), stderr: captured.stderr() };
+    },
+    start(args, runOptions = {}) {
+      const stop = new AbortController();
+      const captured = captureIo({
+        ...runOptions,
+        env: { KUBECONFIG: server.kubeconfigPath, HOME: dir, ...(runOptions.env ?? {}) },
+        signal: runOptions.signal ? AbortSignal.any([runOptions.signal, stop.signal]) : stop.signal,
+      });
+      return startRun(args, { captured, stop });
     },
   };
   try {
@@ -326,4 +477,55 @@ export async function serveInFront(
   const kubeconfig = join(cluster.dir, "front.kubeconfig");
   await Deno.writeTextFile(kubeconfig, YAML.stringify(config));
   return { kubeconfig, stop: () => front.shutdown() };
+}
+
+/** The requests sent through {@linkcode recordRequests}'s listener. */
+export interface RequestLog {
+  /** A kubeconfig whose server is the recording listener (pass it as KUBECONFIG). */
+  kubeconfig: string;
+  /** What was requested so far, in order. */
+  requests: URL[];
+  /**
+   * Resolves with the first request whose path and query
+   * (`/api/v1/namespaces?watch=true&...`) match `pattern`, once it has
+   * arrived. Rejects, naming the pattern and the requests seen, after
+   * `timeoutMs` (default {@linkcode WAIT_TIMEOUT_MS}).
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<URL>;
+  /** Stops the listener. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Serves the cluster's API behind a listener that records every request,
+ * for tests that must know a command has reached a point that prints
+ * nothing (a `--watch-only` watch has been sent, so its list is done).
+ */
+export async function recordRequests(cluster: TestCluster): Promise<RequestLog> {
+  const requests: URL[] = [];
+  const changes = new Changes();
+  const front = await serveInFront(cluster, (req) => {
+    requests.push(new URL(req.url));
+    changes.notify();
+    return undefined;
+  });
+  const pathAndQuery = (url: URL) => url.pathname + url.search;
+  return {
+    kubeconfig: front.kubeconfig,
+    requests,
+    async waitFor(pattern, timeoutMs = WAIT_TIMEOUT_MS) {
+      const find = () => requests.find((url) => pathAndQuery(url).search(pattern) >= 0);
+      await changes.until(() => find() !== undefined, {
+        timeoutMs,
+        timedOut: () =>
+          new Error(
+            `no request matching ${pattern} within ${timeoutMs} ms; requests so far:\n${
+              requests.map(pathAndQuery).join("\n") || "(none)"
+            }`,
+          ),
+      });
+      return find()!;
+    },
+    stop: front.stop,
+  };
 }

@@ -75,7 +75,7 @@ Deno.test("delete ns --wait times out clearly while the namespace is held by fin
     });
     const started = performance.now();
     const result = await cluster.run(["delete", "ns", "media", "--timeout=1s"]);
-    assert.ok(performance.now() - started < 5000, "does not hang");
+    assert.ok(performance.now() - started < 15_000, "does not hang");
     assert.equal(result.code, 1);
     assert.equal(result.stdout, 'namespace "media" deleted\n');
     assert.match(

@@ -79,9 +79,8 @@ Deno.test("events lists a namespace's events oldest first, or all, or those abou
 Deno.test("events -w prints new events as they come", async () => {
   await withHomelab(async (cluster, clock) => {
     await record(cluster);
-    const stop = new AbortController();
-    const running = cluster.run(["events", "-w", "--for", "pod/web-1"], { ...at(clock), signal: stop.signal });
-    await new Promise((r) => setTimeout(r, 300));
+    const watching = cluster.start(["events", "-w", "--for", "pod/web-1"], at(clock));
+    await watching.waitFor("Started container web\n"); // listed; new events from here on are watched
     await cluster.admin.kind("v1", "Event").create(event("web-1.z", "default", {
       involvedObject: { kind: "Pod", name: "web-1", namespace: "default" },
       type: "Normal",
@@ -89,9 +88,9 @@ Deno.test("events -w prints new events as they come", async () => {
       message: "Stopping container web",
       lastTimestamp: iso(NOW),
     }));
-    await new Promise((r) => setTimeout(r, 400));
-    stop.abort();
-    const result = await running;
+    await watching.waitFor("Stopping container web\n");
+    watching.abort();
+    const result = await watching.result;
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split("\n");
     assert.equal(lines.length, 3);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
 import type { KubeObject } from "@skiff/api";
-import { assertGolden, at, withHomelab } from "./_test_harness.ts";
+import { assertGolden, at, recordRequests, withHomelab } from "./_test_harness.ts";
 
 Deno.test("get pods prints Skiff's columns READY, STATUS, RESTARTS, AGE, IP, NODE", async () => {
   await withHomelab(async (cluster, clock) => {
@@ -109,10 +109,9 @@ Deno.test("get reports missing objects and empty lists, and accepts every way of
 
 Deno.test("get -w prints the list, then each change until interrupted", async () => {
   await withHomelab(async (cluster, clock) => {
-    const stop = new AbortController();
-    const running = cluster.run(["get", "pods", "-w", "-l", "app=web"], { ...at(clock), signal: stop.signal });
+    const watching = cluster.start(["get", "pods", "-w", "-l", "app=web"], at(clock));
     const pods = cluster.admin.kind("v1", "Pod");
-    await new Promise((r) => setTimeout(r, 300));
+    await watching.waitFor(/^web-2 /m); // listed; changes from here on are watched
     await pods.patch("web-1", { metadata: { labels: { tier: "front" } } }, { namespace: "default" });
     await pods.create({
       apiVersion: "v1",
@@ -120,26 +119,36 @@ Deno.test("get -w prints the list, then each change until interrupted", async ()
       metadata: { name: "web-3", namespace: "default", labels: { app: "web" } },
       spec: { containers: [{ name: "web", image: "nginx:1.27-alpine" }] },
     });
-    await new Promise((r) => setTimeout(r, 500));
-    stop.abort();
-    const result = await running;
+    await watching.waitFor(/^web-3 /m);
+    watching.abort();
+    const result = await watching.result;
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split("\n");
     assert.match(lines[0]!, /^NAME +READY +STATUS +RESTARTS +AGE +IP +NODE$/);
     assert.deepEqual(lines.slice(1).map((l) => l.split(/ +/)[0]), ["web-1", "web-2", "web-1", "web-3"]);
     assert.match(lines[4]!, /^web-3 +0\/1 +Pending +0 +0s +<none> +<none>$/);
-    const tables = new AbortController();
-    const watchingTables = cluster.run(["get", "ns", "-w", "--watch-only"], { ...at(clock), signal: tables.signal });
-    await new Promise((r) => setTimeout(r, 300));
-    await cluster.admin.kind("v1", "Namespace").create({
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: "media" },
+    // --watch-only prints nothing until a change: the watch request (sent
+    // once the list has given its resourceVersion) says it is watching.
+    const log = await recordRequests(cluster);
+    const tables = cluster.start(["get", "ns", "-w", "--watch-only"], {
+      ...at(clock),
+      env: { KUBECONFIG: log.kubeconfig },
     });
-    await new Promise((r) => setTimeout(r, 500));
-    tables.abort();
-    const nsResult = await watchingTables;
-    assert.equal(nsResult.code, 0, nsResult.stderr);
-    assert.match(nsResult.stdout, /^NAME +STATUS +AGE\nmedia +Active +0s\n$/);
+    try {
+      await log.waitFor(/^\/api\/v1\/namespaces\?(.*&)?watch=true(&|$)/);
+      await cluster.admin.kind("v1", "Namespace").create({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name: "media" },
+      });
+      await tables.waitFor(/^media /m);
+      tables.abort();
+      const nsResult = await tables.result;
+      assert.equal(nsResult.code, 0, nsResult.stderr);
+      assert.match(nsResult.stdout, /^NAME +STATUS +AGE\nmedia +Active +0s\n$/);
+    } finally {
+      tables.abort();
+      await log.stop();
+    }
   });
 });

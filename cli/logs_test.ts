@@ -114,14 +114,10 @@ Deno.test("logs of a workload picks one of its pods and says which", async () =>
 
 Deno.test("logs -f follows until interrupted", async () => {
   await withFakeLogs(async (cluster, kubeconfig, requests) => {
-    const stop = new AbortController();
-    const running = cluster.run(["logs", "-f", "web-1", "--tail=1"], {
-      env: { KUBECONFIG: kubeconfig },
-      signal: stop.signal,
-    });
-    await new Promise((r) => setTimeout(r, 400));
-    stop.abort();
-    const result = await running;
+    const following = cluster.start(["logs", "-f", "web-1", "--tail=1"], { env: { KUBECONFIG: kubeconfig } });
+    await following.waitFor("web line 7\n");
+    following.abort();
+    const result = await following.result;
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trimEnd().split("\n");
     assert.equal(lines[0], "web line 5");
