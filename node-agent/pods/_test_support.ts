@@ -5,13 +5,17 @@
  * runs a {@linkcode PodManager} as that node (NodeRestriction applies)
  * with a {@linkcode FakeRuntime} on a {@linkcode ManualClock}.
  *
+ * The harness counts the agent's runtime and API calls in flight, so that
+ * `advance()` moves the clock only once the agent has nothing left to do:
+ * a test never depends on how fast the machine runs.
+ *
  * @module
  */
 
 import { ManualClock, type Node, NotFoundError, type Pod, type PodSpec } from "@skiff/api";
 import { ApiClient, EventRecorder, type ResourceClient } from "@skiff/client";
 import { type ControlPlane, startControlPlane, SYSTEM_USER } from "../../control-plane/mod.ts";
-import { FakeRuntime, type FakeRuntimeOptions } from "../runtime/mod.ts";
+import { FakeRuntime, type FakeRuntimeOptions, type Runtime } from "../runtime/mod.ts";
 import type { GcReport, PodNetwork, PodNetworkStatus, PodSandbox, SandboxNetwork, SandboxRef } from "../network/mod.ts";
 import { PodManager, type PodManagerOptions } from "./pod_manager.ts";
 
@@ -163,7 +167,11 @@ export interface Harness extends AsyncDisposable {
     check: () => Promise<T | undefined | false> | T | undefined | false,
     timeoutMs?: number,
   ): Promise<T>;
-  /** Moves the clock by `ms` in steps of `stepMs`, letting the agent finish its work before each step. */
+  /**
+   * Moves the clock by `ms` in steps of `stepMs`; before each step and at
+   * the end, waits until the agent has finished its work (see
+   * {@linkcode SETTLE_LIMIT_MS}).
+   */
   advance(ms: number, stepMs?: number): Promise<void>;
   /**
    * Stops the manager (containers stay), runs `whileDown`, and starts a new
@@ -177,8 +185,85 @@ export const NODE = "node-1";
 /** The node's address. */
 export const HOST_IP = "192.168.1.10";
 
+/**
+ * How long `advance()` waits for the agent to finish its work before it
+ * fails, naming what is still busy: a limit for a hung agent, far above
+ * what any step takes on a loaded machine.
+ */
+const SETTLE_LIMIT_MS = 30_000;
+/** Event-loop turns in a row the agent must stay idle for `advance()` to go on. */
+const IDLE_TURNS = 3;
+/** Runtime calls of the fake that wait on the clock: a pull with a delay, a stop that waits out a grace period. */
+const CLOCK_BOUND: ReadonlySet<PropertyKey> = new Set(["ensureImage", "stopContainer"]);
+
 function settle(ms = 5): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The agent's runtime and API calls that have not finished. */
+class InFlight {
+  readonly #calls = new Map<number, { what: string; clockBound: boolean }>();
+  #next = 0;
+
+  /** Counts `promise` as in flight until it settles; returns it. */
+  track<T>(what: string, clockBound: boolean, promise: Promise<T>): Promise<T> {
+    const id = this.#next++;
+    this.#calls.set(id, { what, clockBound });
+    const done = () => void this.#calls.delete(id);
+    promise.then(done, done);
+    return promise;
+  }
+
+  /** The calls in flight. */
+  get calls(): { what: string; clockBound: boolean }[] {
+    return [...this.#calls.values()];
+  }
+
+  /** `runtime` as the agent sees it: every call that returns a promise is tracked. */
+  runtime(runtime: FakeRuntime): Runtime {
+    return new Proxy(runtime, {
+      get: (target, prop) => {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          const result: unknown = value.apply(target, args);
+          if (!(result instanceof Promise)) return result;
+          return this.track(`runtime.${String(prop)}`, CLOCK_BOUND.has(prop), result);
+        };
+      },
+    });
+  }
+}
+
+/**
+ * Resolves once the manager is idle (no relist, sync or garbage collection)
+ * and no runtime or API call of the agent is in flight, for
+ * {@linkcode IDLE_TURNS} turns of the event loop in a row. A sync that
+ * waits on the clock (a runtime call in {@linkcode CLOCK_BOUND}) counts as
+ * idle, or the clock could never move on.
+ *
+ * @throws {Error} naming what is still busy after {@linkcode SETTLE_LIMIT_MS}.
+ */
+async function agentSettled(manager: () => PodManager, inFlight: InFlight): Promise<void> {
+  const deadline = Date.now() + SETTLE_LIMIT_MS;
+  for (let idleTurns = 0; idleTurns < IDLE_TURNS;) {
+    let idle = false;
+    // An idle manager resolves idle() within microtasks, so before the next turn; a busy one later.
+    void manager().idle().then(() => idle = true);
+    await settle(0);
+    const calls = inFlight.calls;
+    const working = calls.filter((c) => !c.clockBound).map((c) => c.what);
+    const waitingOnClock = calls.length > working.length;
+    if (working.length === 0 && (idle || waitingOnClock)) {
+      idleTurns++;
+      continue;
+    }
+    idleTurns = 0;
+    if (Date.now() > deadline) {
+      const busy = [...(idle ? [] : ["a pod worker, the PLEG or the garbage collection"]), ...working];
+      throw new Error(`The pod agent did not finish its work within ${SETTLE_LIMIT_MS} ms: busy: ${busy.join(", ")}`);
+    }
+  }
 }
 
 /** Starts a harness; `await using` stops everything and removes its directories. */
@@ -187,12 +272,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const plane = await startControlPlane({ dataDir: `${root}/plane`, port: 0, bind: "127.0.0.1", log: () => {} });
   const admin = new ApiClient({ server: "https://in-process", transport: plane.handler.as(SYSTEM_USER) });
   let writes = 0;
+  const inFlight = new InFlight();
   const asNode = plane.handler.as({ name: `node:${NODE}`, role: "node", nodeName: NODE });
   const nodeClient = new ApiClient({
     server: "https://in-process",
     transport: (req) => {
-      if (req.method === "PATCH" && new URL(req.url).pathname.endsWith("/status")) writes++;
-      return asNode(req);
+      const url = new URL(req.url);
+      if (req.method === "PATCH" && url.pathname.endsWith("/status")) writes++;
+      // A watch stays open for as long as the informer runs: it is not work in flight.
+      if (url.searchParams.has("watch")) return asNode(req);
+      return inFlight.track(`${req.method} ${url.pathname}`, false, asNode(req));
     },
   });
   await admin.kind<Node>("v1", "Node").create({
@@ -208,12 +297,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const runtime = new FakeRuntime({ images: ["busybox"], ...options.runtime, clock });
   const network = options.network ?? new FakePodNetwork({ netnsDir: await Deno.makeTempDir({ dir: root }) });
   const dataDir = `${root}/agent`;
+  const agentRuntime = inFlight.runtime(runtime);
   const recorder = new EventRecorder(nodeClient, { component: "skiff-agent", host: NODE });
   const newManager = () =>
     new PodManager({
       client: nodeClient,
       nodeName: NODE,
-      runtime,
+      runtime: agentRuntime,
       network,
       dataDir,
       hostIP: HOST_IP,
@@ -267,12 +357,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       }
     },
     advance: async (ms, stepMs = 1000) => {
-      // A worker may wait on the clock itself (a grace period): then it is not idle until the clock moves.
-      const quiet = () => Promise.race([harness.manager.idle(), settle(300)]);
-      await quiet();
+      const settled = () => agentSettled(() => harness.manager, inFlight);
+      await settled();
       for (let done = 0; done < ms; done += stepMs) {
         await clock.advance(Math.min(stepMs, ms - done));
-        await quiet();
+        await settled();
       }
     },
     restart: async (whileDown) => {

@@ -322,6 +322,15 @@ export class SimulatedNodes {
     return { ...this.#stats, pods };
   }
 
+  /**
+   * How many heartbeats, status reports and pod-range reads are in flight:
+   * a test that moves a manual clock waits for none before checking what
+   * they did or moving the clock again.
+   */
+  get inFlight(): number {
+    return this.#inflight.size;
+  }
+
   /** The fake runtime of a node (to make its containers exit, for example). */
   runtime(name: string): FakeRuntime {
     return this.#node(name).runtime;

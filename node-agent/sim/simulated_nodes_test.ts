@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { type Lease, ManualClock, type Node, type Pod } from "@skiff/api";
 import { ApiClient } from "@skiff/client";
 import { startControlPlane, SYSTEM_USER } from "../../control-plane/mod.ts";
-import { runSimulatedNodes, type SimulatedNodesOptions } from "./simulated_nodes.ts";
+import { runSimulatedNodes, type SimulatedNodes, type SimulatedNodesOptions } from "./simulated_nodes.ts";
 
 async function start(options: Omit<SimulatedNodesOptions, "client" | "clock">) {
   const dir = await Deno.makeTempDir({ prefix: "skiff-sim-" });
@@ -32,6 +32,18 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined | 
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * Moves the clock one heartbeat tick (1 s) at a time, waiting after each
+ * until the nodes' requests have finished: a renewal still in flight at
+ * the next tick would be put off, and the counts would depend on timing.
+ */
+async function advanceSettled(c: { clock: ManualClock; sim: SimulatedNodes }, ms: number): Promise<void> {
+  for (let done = 0; done < ms; done += 1000) {
+    await c.clock.advance(Math.min(1000, ms - done));
+    await eventually("the simulated nodes' requests", () => Promise.resolve(c.sim.inFlight === 0));
   }
 }
 
@@ -93,14 +105,12 @@ Deno.test("Simulated nodes renew their Leases every heartbeat until their heartb
 Deno.test("Simulated nodes report full status once per statusReportSeconds, Leases every heartbeat", async () => {
   await using c = await start({ nodes: 3, heartbeatSeconds: 10, statusReportSeconds: 60 });
   const { statusReports, leaseRenewals } = c.sim.stats;
-  for (let i = 0; i < 6; i++) await c.clock.advance(10_000);
-  await eventually("a status report per node", () => Promise.resolve(c.sim.stats.statusReports === statusReports + 3));
-  await eventually("six renewals per node", () => Promise.resolve(c.sim.stats.leaseRenewals === leaseRenewals + 18));
-  for (let i = 0; i < 6; i++) await c.clock.advance(10_000);
-  await eventually(
-    "a second status report per node",
-    () => Promise.resolve(c.sim.stats.statusReports === statusReports + 6),
-  );
+  await advanceSettled(c, 60_000);
+  assert.equal(c.sim.stats.statusReports, statusReports + 3, "a status report per node");
+  assert.equal(c.sim.stats.leaseRenewals, leaseRenewals + 18, "six renewals per node");
+  await advanceSettled(c, 60_000);
+  assert.equal(c.sim.stats.statusReports, statusReports + 6, "a second status report per node");
+  assert.equal(c.sim.stats.leaseRenewals, leaseRenewals + 36, "six more renewals per node");
 });
 
 Deno.test("A simulated node runs a pod bound to it and reports it Running and Ready", async () => {
@@ -132,7 +142,8 @@ Deno.test("A simulated node runs a pod bound to it and reports it Running and Re
 Deno.test("A simulated node takes pod addresses from the range the control plane assigned it", async () => {
   await using c = await start({ nodes: 1 });
   await c.nodes.patch("sim-node-0", { spec: { podCIDR: "10.42.7.0/24", podCIDRs: ["10.42.7.0/24"] } });
-  await c.clock.advance(2000);
+  // The check reads the Node; a pod handled before that read returns would take an address from 100.64.0.0/10.
+  await advanceSettled(c, 2000);
   await c.pods.create(pod("web"));
   await c.pods.bind("web", "sim-node-0", { namespace: "default" });
   const running = await eventually("a running pod", async () => {
