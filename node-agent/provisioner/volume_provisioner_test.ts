@@ -303,8 +303,10 @@ grpcTest(
         return claim.metadata.annotations?.["volume.kubernetes.io/selected-node"] === undefined;
       });
       // The log line comes after the PATCH resolves, so it may follow the annotation's removal a little.
-      await eventually("the hand-back to be logged", async () =>
-        logs.some((line) => line.includes("handed back to the scheduler")));
+      await eventually(
+        "the hand-back to be logged",
+        () => Promise.resolve(logs.some((line) => line.includes("handed back to the scheduler"))),
+      );
     }),
 );
 
