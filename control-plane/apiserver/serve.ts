@@ -21,6 +21,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { type Duplex, Readable } from "node:stream";
 import { takeoverOf, writeHttpAnswer } from "./_upgrade.ts";
+import { MAX_BODY_BYTES } from "./_body.ts";
 
 /** Options of {@linkcode serveHttps}. */
 export interface ServeOptions {
@@ -113,10 +114,14 @@ export function serveHttps(handler: (req: Request) => Promise<Response>, options
   });
 }
 
-/** How much of an unread request body is read and dropped before answering (larger: the connection closes). */
-const DRAIN_LIMIT_BYTES = 256 * 1024;
-/** How long that may take. */
-const DRAIN_LIMIT_MS = 2000;
+/**
+ * How much of an unread request body is read and dropped before answering
+ * (larger: the connection closes): as much as a body may hold, so a client
+ * refused early still reads its answer instead of a connection reset.
+ */
+const DRAIN_LIMIT_BYTES = MAX_BODY_BYTES;
+/** How long that may take: a client that stalls gets its answer and a closed connection after this. */
+const DRAIN_LIMIT_MS = 5_000;
 
 async function drain(body: ReadableStream<Uint8Array> | null, limitBytes: number, limitMs: number): Promise<void> {
   if (!body || body.locked) return;
@@ -211,7 +216,11 @@ async function bridge(
     response = await handler(request);
     // A request refused before its body was read (401, 404, 415...): read the rest of a small body, as Go's
     // server does, so the client gets to read the answer instead of a reset connection.
-    if (hasBody && !req.complete) await drain(request.body, DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS);
+    // A body declared larger than that is not waited for: the connection closes after the answer.
+    const declared = Number(req.headers["content-length"] ?? 0);
+    if (hasBody && !req.complete && !(declared > DRAIN_LIMIT_BYTES)) {
+      await drain(request.body, DRAIN_LIMIT_BYTES, DRAIN_LIMIT_MS);
+    }
   } catch (err) {
     res.writeHead(400, { "content-type": "application/json" });
     res.end(JSON.stringify({
